@@ -1,0 +1,303 @@
+/*
+ * nmemif: a memif (shared-memory packet interface, protocol 2.0) implementation in C11.
+ *
+ * One public header. Conventions:
+ *  - every function returning int returns 0 (or a count) on success and a negative errno
+ *    value on failure (NMIF_E* below); nmif_strerror()/nmif_err_name() describe it;
+ *  - a call that fails never runs a callback;
+ *  - "rx"/"tx" are always from the caller's point of view: a slave transmits on S2M rings and
+ *    receives on M2S rings, a master the other way round;
+ *  - head/tail and slot numbers are free-running 16-bit counters.
+ *
+ * Threading: all control calls (socket, interface, fd handler) of one socket must come from
+ * one thread. Each queue's data-path calls (rx_burst, refill, tx_*) must come from a single
+ * thread at a time, which may differ per queue. on_disconnect runs before the shared memory
+ * is unmapped, so an application with data-path threads can stop them from that callback.
+ */
+#ifndef NMEMIF_H
+#define NMEMIF_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NMIF_EXTERN __attribute__((visibility("default")))
+#else
+#define NMIF_EXTERN
+#endif
+
+/* ---- protocol facts that users need ---------------------------------------------------- */
+
+#define NMIF_VERSION 0x0200          /* protocol 2.0 */
+#define NMIF_MAX_LOG2_RING_SIZE 14
+#define NMIF_MAX_QUEUES 255
+#define NMIF_NAME_MAX 32             /* app and interface names, including the NUL */
+#define NMIF_SECRET_MAX 24           /* secret field, including the NUL (23 usable) */
+#define NMIF_REASON_MAX 96           /* DISCONNECT reason, including the NUL */
+#define NMIF_PATH_MAX 108
+
+enum nmif_mode {
+  NMIF_MODE_ETHERNET = 0,
+  NMIF_MODE_IP = 1,
+  NMIF_MODE_PUNT_INJECT = 2,
+};
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+enum nmif_error {
+  NMIF_EINVAL = -EINVAL,           /* bad argument */
+  NMIF_ENOMEM = -ENOMEM,
+  NMIF_ENOENT = -ENOENT,           /* socket directory (or socket) does not exist */
+  NMIF_EACCES = -EACCES,
+  NMIF_EADDRINUSE = -EADDRINUSE,   /* a live listener already owns the socket path */
+  NMIF_ENOTSOCK = -ENOTSOCK,       /* the socket path exists and is not a socket */
+  NMIF_ENAMETOOLONG = -ENAMETOOLONG,
+  NMIF_EEXIST = -EEXIST,           /* an interface with this id and role exists on the socket */
+  NMIF_ENOTCONN = -ENOTCONN,       /* the interface is not connected */
+  NMIF_ENOBUFS = -ENOBUFS,         /* the ring has no room for what was asked */
+  NMIF_EPROTO = -EPROTO,           /* the peer broke the protocol; the link is being torn down */
+  NMIF_EBUSY = -EBUSY,             /* object still in use */
+  NMIF_ERANGE = -ERANGE,           /* queue id or size out of range */
+  NMIF_EAGAIN = -EAGAIN,
+  NMIF_ECONNREFUSED = -ECONNREFUSED,
+  NMIF_EBADF = -EBADF,
+  NMIF_EMFILE = -EMFILE,
+  NMIF_ENOTSUP = -ENOTSUP,
+};
+
+NMIF_EXTERN const char *nmif_strerror(int err);
+/* Stable symbolic name of an error ("EINVAL", "EPROTO", ...); "UNKNOWN" for others. */
+NMIF_EXTERN const char *nmif_err_name(int err);
+
+/* ---- event-loop integration -------------------------------------------------------------- */
+
+/* Readiness bits, used both for what to watch and for what happened. */
+#define NMIF_EV_READ 1u
+#define NMIF_EV_WRITE 2u
+#define NMIF_EV_ERROR 4u
+#define NMIF_EV_HUP 8u
+
+typedef enum nmif_fd_op {
+  NMIF_FD_ADD = 1,   /* start watching fd for `events` (level-triggered) */
+  NMIF_FD_MOD = 2,   /* change the watched events */
+  NMIF_FD_DEL = 3,   /* stop watching; the library closes the fd right after */
+} nmif_fd_op_t;
+
+/*
+ * The library tells the application's event loop which fds to watch. When one is ready,
+ * the loop calls nmif_fd_ready(token, revents). After a DEL returns, the loop must not pass
+ * that token again; a stale or spurious call is harmless (all fds are non-blocking), but a
+ * token must never be used after the socket is destroyed. Return 0, or a negative errno.
+ */
+typedef int (*nmif_fd_update_fn)(int fd, nmif_fd_op_t op, uint32_t events, void *token,
+                                 void *loop_ctx);
+
+NMIF_EXTERN int nmif_fd_ready(void *token, uint32_t revents);
+
+/* A small built-in epoll loop for plain C programs: pass nmif_loop_fd_update and the loop
+ * as fd_update/fd_update_ctx, then call nmif_loop_run() repeatedly. */
+typedef struct nmif_loop_s nmif_loop_t;
+NMIF_EXTERN int nmif_loop_create(nmif_loop_t **out);
+NMIF_EXTERN void nmif_loop_destroy(nmif_loop_t *loop);
+NMIF_EXTERN int nmif_loop_fd_update(int fd, nmif_fd_op_t op, uint32_t events, void *token,
+                                    void *loop_ctx);
+/* Waits up to timeout_ms (-1 = forever, 0 = don't block) and dispatches ready fds.
+ * Returns the number of events handled, or a negative errno. */
+NMIF_EXTERN int nmif_loop_run(nmif_loop_t *loop, int timeout_ms);
+/* Wakes a blocked nmif_loop_run from any thread. */
+NMIF_EXTERN int nmif_loop_wake(nmif_loop_t *loop);
+
+/* ---- sockets ----------------------------------------------------------------------------- */
+
+typedef struct nmif_socket_s nmif_socket_t;
+typedef struct nmif_if_s nmif_if_t;
+
+typedef struct nmif_socket_args {
+  /* Filesystem path, or "@name" for a Linux abstract socket (address length 3 + strlen). */
+  const char *path;
+  const char *app_name;              /* sent in HELLO/INIT; default "nmemif" */
+  nmif_fd_update_fn fd_update;       /* required */
+  void *fd_update_ctx;
+  uint32_t reconnect_min_ms;         /* slave reconnect backoff, default 100 */
+  uint32_t reconnect_max_ms;         /* default 2000 */
+  uint32_t handshake_timeout_ms;     /* a connection must reach CONNECTED in time; default 3000 */
+  /* Accept regions whose fd cannot be sealed against shrinking (e.g. some hugepage files).
+   * Off by default: a peer that truncates such a file can crash us with SIGBUS. */
+  int allow_unsealed_regions;
+} nmif_socket_args_t;
+
+NMIF_EXTERN int nmif_socket_create(nmif_socket_t **out, const nmif_socket_args_t *args);
+/* Destroys every interface on the socket (DISCONNECT "socket closed"), closes the listener and
+ * removes the socket file if this socket created it. -EBUSY if called from a callback. */
+NMIF_EXTERN int nmif_socket_destroy(nmif_socket_t *sock);
+NMIF_EXTERN const char *nmif_socket_path(const nmif_socket_t *sock);
+/* The listener fd, or -1 while the socket has no master interface. */
+NMIF_EXTERN int nmif_socket_listener_fd(const nmif_socket_t *sock);
+
+/* ---- interfaces -------------------------------------------------------------------------- */
+
+typedef void (*nmif_conn_cb)(nmif_if_t *iface, void *user);
+/* reason: the peer's DISCONNECT string, or our own description of why the link went down. */
+typedef void (*nmif_disc_cb)(nmif_if_t *iface, const char *reason, void *user);
+/* An rx queue's interrupt fired (only queues in interrupt mode, only when on_rx is set). */
+typedef void (*nmif_rx_cb)(nmif_if_t *iface, uint16_t qid, void *user);
+
+typedef struct nmif_if_args {
+  uint32_t id;
+  int is_master;
+  uint8_t mode;                       /* enum nmif_mode */
+  const char *if_name;                /* sent in CONNECT/CONNECTED; default "nmemif<id>" */
+  const char *secret;                 /* NULL or "" = none; at most 23 characters */
+  uint16_t rx_queues;                 /* 1..255, default 1. Master: the most it accepts. */
+  uint16_t tx_queues;                 /* 1..255, default 1 */
+  uint8_t log2_ring_size;             /* 0 = default 10; at most 14 */
+  uint32_t buffer_size;               /* 0 = default 2048; at most 65535 */
+  nmif_conn_cb on_connect;
+  nmif_disc_cb on_disconnect;
+  /* NULL: the library never watches the rx eventfds; the application may wait on
+   * nmif_rx_queue_fd() itself (a worker thread, for instance). */
+  nmif_rx_cb on_rx;
+  void *user;
+} nmif_if_args_t;
+
+/* Creates an interface. A master makes the socket listen (replacing a stale socket file);
+ * a slave starts connecting at once and keeps retrying with backoff until destroyed. */
+NMIF_EXTERN int nmif_if_create(nmif_socket_t *sock, nmif_if_t **out, const nmif_if_args_t *args);
+/* Sends DISCONNECT "interface deleted" if connected, releases everything. Safe from callbacks. */
+NMIF_EXTERN int nmif_if_destroy(nmif_if_t *iface);
+/* Tears the link down with a DISCONNECT carrying `reason`; a slave then reconnects. */
+NMIF_EXTERN int nmif_if_disconnect(nmif_if_t *iface, const char *reason);
+NMIF_EXTERN int nmif_if_is_connected(const nmif_if_t *iface);
+NMIF_EXTERN void *nmif_if_user(const nmif_if_t *iface);
+
+typedef enum nmif_rx_mode {
+  NMIF_RX_INTERRUPT = 0,  /* peer signals the rx eventfd after each burst */
+  NMIF_RX_POLLING = 1,    /* MASK_INT set: the peer never signals */
+} nmif_rx_mode_t;
+
+/* Works before and after connect; the mode is kept across reconnects. After switching to
+ * interrupt mode, poll the queue once: packets may have arrived while masked. */
+NMIF_EXTERN int nmif_set_rx_mode(nmif_if_t *iface, uint16_t qid, nmif_rx_mode_t mode);
+/* The rx queue's eventfd while connected (owned by the library), else -ENOTCONN. */
+NMIF_EXTERN int nmif_rx_queue_fd(const nmif_if_t *iface, uint16_t qid);
+/* Reads (clears) the rx eventfd; for applications that wait on it themselves. */
+NMIF_EXTERN int nmif_rx_queue_ack(nmif_if_t *iface, uint16_t qid);
+
+typedef struct nmif_details {
+  uint32_t id;
+  int is_master;
+  int connected;
+  uint8_t mode;
+  uint8_t log2_ring_size;
+  uint16_t rx_queues;          /* connected counts (configured counts while down) */
+  uint16_t tx_queues;
+  uint32_t buffer_size;        /* slave: own; master: 0 (never sent on the wire) */
+  uint16_t regions;
+  uint64_t region_size[4];     /* first four regions */
+  char if_name[NMIF_NAME_MAX];
+  char peer_if_name[NMIF_NAME_MAX];
+  char peer_app_name[NMIF_NAME_MAX];
+  char socket_path[NMIF_PATH_MAX + 1];
+  char last_disconnect_reason[NMIF_REASON_MAX];
+} nmif_details_t;
+
+NMIF_EXTERN int nmif_if_details(const nmif_if_t *iface, nmif_details_t *out);
+
+typedef struct nmif_ring_details {
+  uint16_t head;
+  uint16_t tail;
+  uint16_t flags;              /* MASK_INT = 1 */
+  uint16_t size;               /* slots */
+  uint16_t region;
+  uint32_t offset;             /* of the ring header in its region */
+  int irq_fd;
+} nmif_ring_details_t;
+
+/* is_tx: 0 for the rx ring of queue qid, 1 for the tx ring. */
+NMIF_EXTERN int nmif_ring_details(const nmif_if_t *iface, int is_tx, uint16_t qid,
+                                  nmif_ring_details_t *out);
+
+/* Per-queue counters; each is written only by the queue's data-path thread. */
+typedef struct nmif_stats {
+  uint64_t packets;
+  uint64_t bytes;
+  uint64_t drop_ring_full;     /* tx: packets that did not fit */
+  uint64_t drop_bad_desc;      /* rx/tx: descriptors the peer corrupted */
+  uint64_t drop_too_big;       /* tx: packet larger than the chain limit */
+  uint64_t bursts;
+  uint64_t irq_sent;
+  uint64_t irq_received;
+} nmif_stats_t;
+
+/* A pointer valid for the interface's lifetime (zeroed on create, kept across reconnects). */
+NMIF_EXTERN const nmif_stats_t *nmif_stats(const nmif_if_t *iface, int is_tx, uint16_t qid);
+
+/* ---- data path --------------------------------------------------------------------------- */
+
+#define NMIF_BUF_NEXT 1u      /* more of this packet follows in the next buffer */
+
+/* One buffer. Layout is part of the ABI (24 bytes): bindings read it as 6 u32 words. */
+typedef struct nmif_buf {
+  void *data;                 /* start of the data in shared memory */
+  uint32_t len;               /* rx: bytes received; tx: capacity from alloc, bytes to send */
+  uint32_t offset;            /* of data inside its region */
+  uint16_t region;
+  uint16_t flags;             /* NMIF_BUF_NEXT */
+  uint16_t slot;              /* free-running ring position */
+  uint16_t qid;
+} nmif_buf_t;
+
+/* Receives up to max buffers, whole packets only (a chain is returned entirely or not at
+ * all). The buffers stay owned by the caller until released by nmif_rx_release. Returns the
+ * number of buffers, -ENOTCONN, or -EPROTO if the peer corrupted the ring (the link goes
+ * down; counted in drop_bad_desc). */
+NMIF_EXTERN int nmif_rx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t max);
+/* Hands the oldest `count` received buffers back to the peer (slave: refills the ring).
+ * Returns how many were released. */
+NMIF_EXTERN int nmif_rx_release(nmif_if_t *iface, uint16_t qid, uint16_t count);
+
+/* Reserves up to max tx buffers; each comes back with data and len = its capacity. Fill them,
+ * set len and NMIF_BUF_NEXT, then nmif_tx_burst. Reservations not sent by the next tx_burst
+ * are dropped. Returns the number reserved (0 when the ring is full). */
+NMIF_EXTERN int nmif_tx_alloc(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t max);
+/* Publishes `count` buffers, which must be the first ones of the last alloc/swap in order.
+ * A trailing chain (last buffer with NEXT) is not sent. Signals the peer once if it asked for
+ * interrupts. Returns the number of buffers sent. */
+NMIF_EXTERN int nmif_tx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t count);
+/* Copies packets into the ring (chaining across buffers as needed) and publishes them.
+ * Returns the number of whole packets sent (stops at the first that does not fit). */
+NMIF_EXTERN int nmif_tx_copy(nmif_if_t *iface, uint16_t qid, const void *const *pkts,
+                             const uint32_t *lens, uint16_t count);
+/* Slave only, zero-copy forward: moves received buffers (from nmif_rx_burst on rx_qid, not
+ * yet released) into tx slots of tx_qid by swapping descriptors, no bytes copied. `bufs` is
+ * rewritten to describe the tx slots; send them with nmif_tx_burst(tx_qid), and release the
+ * rx buffers with nmif_rx_release(rx_qid) as usual (they now hold spare empty buffers).
+ * Returns the number of buffers moved; whole packets only. -ENOTSUP on a master. */
+NMIF_EXTERN int nmif_tx_swap(nmif_if_t *iface, uint16_t rx_qid, uint16_t tx_qid, nmif_buf_t *bufs,
+                             uint16_t count);
+
+/* Region mapping, e.g. for bindings exposing it as one buffer. NULL/0 when absent. */
+NMIF_EXTERN void *nmif_region_base(const nmif_if_t *iface, uint16_t region, uint64_t *size);
+
+/* ---- logging ----------------------------------------------------------------------------- */
+
+enum nmif_log_level {
+  NMIF_LOG_ERROR = 0, NMIF_LOG_WARN = 1, NMIF_LOG_INFO = 2, NMIF_LOG_DEBUG = 3
+};
+typedef void (*nmif_log_fn)(int level, const char *msg, void *ctx);
+/* Default: warnings and errors to stderr; level from env NMIF_LOG=error|warn|info|debug.
+ * fn NULL restores stderr. Process-wide. */
+NMIF_EXTERN void nmif_set_log(nmif_log_fn fn, void *ctx);
+NMIF_EXTERN void nmif_set_log_level(int level);
+
+NMIF_EXTERN const char *nmif_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NMEMIF_H */
