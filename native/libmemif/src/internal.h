@@ -102,6 +102,7 @@ typedef struct nmif__conn {
 struct nmif_if_s {
   struct nmif_socket_s *sock;
   struct nmif_if_s *next;
+  struct nmif_if_s *next_dead;  /* graveyard link: `next` stays valid for running iterations */
   nmif__conn_t *conn;
 
   /* configuration */

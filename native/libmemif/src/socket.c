@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -216,6 +217,14 @@ static void unlink_own_file(struct nmif_socket_s *s) {
   s->created_file = 0;
 }
 
+static void bury_destroyed(struct nmif_socket_s *s) {
+  while (s->graveyard) {
+    struct nmif_if_s *i = s->graveyard;
+    s->graveyard = i->next_dead;
+    nmif__if_free(i);
+  }
+}
+
 /* ---- public ------------------------------------------------------------------------------ */
 
 int nmif_socket_create(nmif_socket_t **out, const nmif_socket_args_t *a) {
@@ -283,6 +292,7 @@ int nmif_socket_destroy(nmif_socket_t *s) {
   }
   while (s->pending)
     nmif__conn_free_unbound(s->pending);
+  bury_destroyed(s);
   if (s->listen_fd >= 0) {
     nmif__unwatch(s, &s->listen_ent);
     close(s->listen_fd);
@@ -306,14 +316,6 @@ const char *nmif_socket_path(const nmif_socket_t *s) { return s->path; }
 int nmif_socket_listener_fd(const nmif_socket_t *s) { return s->listen_fd; }
 
 /* ---- dispatch -------------------------------------------------------------------------- */
-
-static void bury_destroyed(struct nmif_socket_s *s) {
-  while (s->graveyard) {
-    struct nmif_if_s *i = s->graveyard;
-    s->graveyard = i->next;
-    nmif__if_free(i);
-  }
-}
 
 int nmif_fd_ready(void *token, uint32_t revents) {
   nmif__fdent_t *e = token;
