@@ -1,0 +1,26 @@
+// Entry point of nmemif.node: one Napi::Addon instance per environment (main thread and each
+// worker thread), so the addon loads in worker_threads and keeps no process-wide state.
+// Each JS class lives in its own file and is registered here.
+#include <napi.h>
+
+#include "fd_watch.h"
+#include "sys.h"
+
+namespace nmemif {
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports, {
+                             InstanceValue("FdWatch", FdWatch::Define(env), napi_enumerable),
+                             InstanceValue("sys", sys::Define(env), napi_enumerable),
+                             InstanceValue("constants", sys::DefineConstants(env), napi_enumerable),
+                         });
+  }
+};
+
+}  // namespace nmemif
+
+// The macro pastes the class name into identifiers: it needs an unqualified name.
+using NmemifAddon = nmemif::Addon;
+NODE_API_ADDON(NmemifAddon)
