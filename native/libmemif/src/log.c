@@ -7,7 +7,8 @@
 
 static nmif_log_fn log_fn;
 static void *log_ctx;
-static int log_level = -1; /* -1: not yet read from NMIF_LOG */
+static int log_level;
+static int log_level_set; /* 0 until set by the API or read from NMIF_LOG */
 
 static int level_from_env(void) {
   const char *v = getenv("NMIF_LOG");
@@ -25,11 +26,16 @@ void nmif_set_log(nmif_log_fn fn, void *ctx) {
   log_ctx = ctx;
 }
 
-void nmif_set_log_level(int level) { log_level = level; }
+void nmif_set_log_level(int level) {
+  log_level = level; /* below NMIF_LOG_ERROR: silent */
+  log_level_set = 1;
+}
 
 void nmif__log(int level, const char *fmt, ...) {
-  if (log_level < 0)
+  if (!log_level_set) {
     log_level = level_from_env();
+    log_level_set = 1;
+  }
   if (level > log_level)
     return;
   char msg[256];

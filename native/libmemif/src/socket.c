@@ -157,7 +157,7 @@ static int check_path_for_bind(struct nmif_socket_s *s) {
   if (live < 0)
     return live;
   if (live) {
-    NMIF_ERR("%s: another process is listening on this socket", s->path);
+    NMIF_ERR("%s: a live listener already owns this socket", s->path);
     return NMIF_EADDRINUSE;
   }
   NMIF_INFO("%s: removing stale socket file (nobody listening)", s->path);
