@@ -234,8 +234,8 @@ Napi::Value EpollWait(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// epollWaitInto(epfd, out: Int32Array | Uint32Array, timeoutMs = 0) -> count. Writes
-// out[2i] = data, out[2i + 1] = events; at most out.length / 2 events. No allocation.
+// epollWaitInto(epfd, out: Int32Array | Uint32Array, timeoutMs = 0, maxEvents = out.length / 2)
+// -> count. Writes out[2i] = data, out[2i + 1] = events. No allocation.
 Napi::Value EpollWaitInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int epfd = ArgFd(info, 0, "epfd");
@@ -248,6 +248,9 @@ Napi::Value EpollWaitInto(const Napi::CallbackInfo& info) {
   int32_t timeout = ArgInt32Or(info, 2, "timeoutMs", 0);
   size_t max = ta.ElementLength() / 2;
   if (max < 1) throw Napi::RangeError::New(env, "\"out\" must hold at least one pair");
+  uint32_t asked = ArgUint32Or(info, 3, "maxEvents", static_cast<uint32_t>(max));
+  if (asked < 1) throw Napi::RangeError::New(env, "\"maxEvents\" must be at least 1");
+  if (asked < max) max = asked;
   if (max > kMaxBatch) max = kMaxBatch;
   uint32_t* words = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
   epoll_event events[kMaxBatch];

@@ -1,0 +1,114 @@
+/**
+ * Every error class of nmemif, in one place, each with a stable `code`.
+ *
+ * Match errors by `code` (stable across versions) or with `instanceof`, which also works
+ * across several copies of the library thanks to a `Symbol.for` brand per class.
+ *
+ * Failed system calls made by the native addon are not listed here: like Node's own
+ * (`fs`, `net`), they are plain `Error`s with `code` = the errno name (`'EBADF'`),
+ * `errno` = the negative errno number and `syscall`.
+ */
+
+const kNmemifError = Symbol.for('nmemif.error');
+
+/** Base class: `code` is a stable string starting with `ERR_NMEMIF_`. */
+export class NmemifError extends Error {
+  readonly code: string;
+
+  constructor(message: string, code = 'ERR_NMEMIF', options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'NmemifError';
+    this.code = code;
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kNmemifError] === true;
+  }
+
+  get [kNmemifError](): boolean {
+    return true;
+  }
+}
+
+/** Defines `instanceof` for a subclass through its own brand (see the file comment). */
+function brand(cls: { prototype: object }, key: symbol): void {
+  Object.defineProperty(cls.prototype, key, { value: true, enumerable: false });
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value: (value: unknown) =>
+      typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[key] === true,
+  });
+}
+
+/** An argument has the wrong type or an out-of-range value. */
+export class InvalidArgumentError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_INVALID_ARG';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_INVALID_ARG', options);
+    this.name = 'InvalidArgumentError';
+  }
+}
+brand(InvalidArgumentError, Symbol.for('nmemif.error.InvalidArgumentError'));
+
+/** The call is valid, but not in the object's current state. */
+export class InvalidStateError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_INVALID_STATE';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_INVALID_STATE', options);
+    this.name = 'InvalidStateError';
+  }
+}
+brand(InvalidStateError, Symbol.for('nmemif.error.InvalidStateError'));
+
+/** The object was closed; pending operations reject with this too. */
+export class ClosedError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_CLOSED';
+  constructor(message = 'closed', options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_CLOSED', options);
+    this.name = 'ClosedError';
+  }
+}
+brand(ClosedError, Symbol.for('nmemif.error.ClosedError'));
+
+/** Adding something that is already registered (epoll_ctl's EEXIST). */
+export class AlreadyRegisteredError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_ALREADY_REGISTERED';
+  /** The errno a kernel call would have failed with. */
+  readonly errno = 'EEXIST';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_ALREADY_REGISTERED', options);
+    this.name = 'AlreadyRegisteredError';
+  }
+}
+brand(AlreadyRegisteredError, Symbol.for('nmemif.error.AlreadyRegisteredError'));
+
+/** Modifying or removing something that is not registered (epoll_ctl's ENOENT). */
+export class NotRegisteredError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_NOT_REGISTERED';
+  /** The errno a kernel call would have failed with. */
+  readonly errno = 'ENOENT';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_NOT_REGISTERED', options);
+    this.name = 'NotRegisteredError';
+  }
+}
+brand(NotRegisteredError, Symbol.for('nmemif.error.NotRegisteredError'));
+
+/** The native addon (nmemif.node) could not be found or loaded. */
+export class NativeLoadError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_NATIVE_LOAD';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_NATIVE_LOAD', options);
+    this.name = 'NativeLoadError';
+  }
+}
+brand(NativeLoadError, Symbol.for('nmemif.error.NativeLoadError'));
+
+/** Every `code` defined above, as a literal type. */
+export type NmemifErrorCode =
+  | 'ERR_NMEMIF'
+  | InvalidArgumentError['code']
+  | InvalidStateError['code']
+  | ClosedError['code']
+  | AlreadyRegisteredError['code']
+  | NotRegisteredError['code']
+  | NativeLoadError['code'];

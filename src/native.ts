@@ -1,0 +1,122 @@
+/**
+ * Finds and loads the native addon, nmemif.node, and types what it exports.
+ *
+ * Search order: the `NMEMIF_NATIVE` environment variable (a path to a .node file), then
+ * build/Release/nmemif.node relative to this file's folder, one and two levels up (so it
+ * works from src/ under tsx and from dist/src/ after tsc).
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { NativeLoadError } from './errors';
+
+/** `(status, revents)`: status is 0 or a negative errno; revents uses EPOLL* bits. */
+export type FdWatchCallback = (status: number, revents: number) => void;
+
+/** A libuv poll handle on a kernel fd (native/binding/fd_watch.h). */
+export interface FdWatch {
+  /** Starts (or changes) watching: EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP; 0 stops. */
+  start(events: number): void;
+  stop(): void;
+  /** Releases the handle (and the fd, with OWN_FD). Idempotent. */
+  close(): void;
+  ref(): void;
+  unref(): void;
+  hasRef(): boolean;
+  readonly fd: number;
+  readonly active: boolean;
+  readonly closed: boolean;
+}
+
+export interface FdWatchConstructor {
+  new (fd: number, callback: FdWatchCallback, flags?: number): FdWatch;
+  /** Flag: the watch owns the fd and closes it with the handle (also on worker exit). */
+  readonly OWN_FD: number;
+}
+
+/** Thin Linux primitives (native/binding/sys.cc). Errors carry `code` = errno name. */
+export interface NativeSys {
+  /** A non-blocking, close-on-exec eventfd. */
+  eventfd(initval?: number, semaphore?: boolean): number;
+  eventfdWrite(fd: number, value?: number | bigint): void;
+  /** The counter (resets it), or 0n when it was zero. */
+  eventfdRead(fd: number): bigint;
+  /** A non-blocking, close-on-exec CLOCK_MONOTONIC timerfd. */
+  timerfd(): number;
+  /** Arms the timer (initialMs 0 disarms it); intervalMs 0 = one-shot. */
+  timerfdSet(fd: number, initialMs: number, intervalMs?: number): void;
+  /** Expirations since the last read, or 0n. */
+  timerfdRead(fd: number): bigint;
+  close(fd: number): void;
+  /** A non-blocking, close-on-exec AF_UNIX pair. */
+  socketpair(type?: 'stream' | 'seqpacket' | 'dgram'): [number, number];
+  shutdown(fd: number, how: 'rd' | 'wr' | 'rdwr'): void;
+  /** Bytes written, or -errno. */
+  write(fd: number, data: ArrayBufferView): number;
+  /** Bytes read (0 = end of stream), or -errno. */
+  read(fd: number, buffer: ArrayBufferView): number;
+  /** Current readiness (zero-timeout poll(2)): POLL* bits, POLLNVAL for a bad fd. */
+  poll(fd: number, events: number): number;
+  epollCreate(): number;
+  /** data defaults to fd; it comes back from epollWait. */
+  epollCtl(epfd: number, op: 'add' | 'mod' | 'del', fd: number, events?: number, data?: number): void;
+  /** [[data, events], ...]; a timeout other than 0 blocks the thread. */
+  epollWait(epfd: number, maxEvents: number, timeoutMs?: number): Array<[number, number]>;
+  /** Fills out[2i] = data, out[2i+1] = events for up to maxEvents (default out.length / 2,
+   * at most 1024); returns the count. */
+  epollWaitInto(epfd: number, out: Int32Array | Uint32Array, timeoutMs?: number, maxEvents?: number): number;
+}
+
+export interface NativeConstants {
+  readonly EPOLLIN: number;
+  readonly EPOLLPRI: number;
+  readonly EPOLLOUT: number;
+  readonly EPOLLERR: number;
+  readonly EPOLLHUP: number;
+  readonly EPOLLRDHUP: number;
+  readonly EPOLLET: number;
+  readonly EPOLLONESHOT: number;
+  readonly POLLIN: number;
+  readonly POLLPRI: number;
+  readonly POLLOUT: number;
+  readonly POLLERR: number;
+  readonly POLLHUP: number;
+  readonly POLLNVAL: number;
+  readonly POLLRDHUP: number;
+  readonly EAGAIN: number;
+  readonly FDWATCH_OWN_FD: number;
+}
+
+export interface NativeAddon {
+  readonly FdWatch: FdWatchConstructor;
+  readonly sys: NativeSys;
+  readonly constants: NativeConstants;
+}
+
+const ADDON_FILE = path.join('build', 'Release', 'nmemif.node');
+
+/** Where the addon is looked for, in order. */
+export function nativeCandidates(): string[] {
+  const fromEnv = process.env.NMEMIF_NATIVE;
+  if (fromEnv) return [path.resolve(fromEnv)];
+  return [path.resolve(__dirname, '..', ADDON_FILE), path.resolve(__dirname, '..', '..', ADDON_FILE)];
+}
+
+function load(): NativeAddon {
+  const candidates = nativeCandidates();
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      return require(file) as NativeAddon;
+    } catch (err) {
+      throw new NativeLoadError(`cannot load ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  throw new NativeLoadError(
+    `nmemif.node not found (looked at ${candidates.join(', ')}); build it with "npm run build:native"` +
+      ' or point NMEMIF_NATIVE at it',
+  );
+}
+
+/** The addon, loaded once per thread on first import. */
+export const native: NativeAddon = load();
+export const sys: NativeSys = native.sys;

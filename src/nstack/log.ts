@@ -1,0 +1,162 @@
+/**
+ * Run-time log levels per module ('memif', 'nstack', 'bridge', ...).
+ *
+ * Levels come from the NMEMIF_LOG environment variable, read once when this module loads:
+ *   NMEMIF_LOG=debug                      every module at debug
+ *   NMEMIF_LOG=memif=debug,nstack=warn    per module (others keep the default, warn)
+ *   NMEMIF_LOG=info,bridge=trace          a default plus exceptions
+ * and can be changed at any time with setLogLevel(). A disabled level costs one call to an
+ * empty function: callers that build expensive messages can test `log.enabled('debug')`.
+ */
+import { format } from 'node:util';
+import { InvalidArgumentError } from '../errors';
+
+/** Levels from quietest to noisiest. */
+export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+type EmitLevel = Exclude<LogLevel, 'silent'>;
+
+/** Level of modules not named in NMEMIF_LOG or setLogLevel(). */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
+
+/** Receives each enabled message; the default writes one line to stderr. */
+export type LogSink = (module: string, level: EmitLevel, message: string) => void;
+
+const rank = (level: LogLevel): number => LOG_LEVELS.indexOf(level);
+
+function isLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+const defaultSink: LogSink = (module, level, message) => {
+  process.stderr.write(`${new Date().toISOString()} nmemif:${module} ${level.toUpperCase()} ${message}\n`);
+};
+
+let sink: LogSink = defaultSink;
+let defaultLevel: LogLevel = DEFAULT_LOG_LEVEL;
+const explicitLevels = new Map<string, LogLevel>();
+const loggers = new Map<string, Logger>();
+
+type LogFn = (message: string, ...args: unknown[]) => void;
+const noop: LogFn = () => {};
+
+/** A module's logger; get one with `logger('nstack')`. */
+export class Logger {
+  readonly module: string;
+  #level: LogLevel = 'silent';
+  error: LogFn = noop;
+  warn: LogFn = noop;
+  info: LogFn = noop;
+  debug: LogFn = noop;
+  trace: LogFn = noop;
+
+  constructor(module: string) {
+    this.module = module;
+    this.setLevel(explicitLevels.get(module) ?? defaultLevel);
+  }
+
+  get level(): LogLevel {
+    return this.#level;
+  }
+
+  enabled(level: EmitLevel): boolean {
+    return rank(level) <= rank(this.#level);
+  }
+
+  /** Rebinds the methods so that disabled levels are empty functions. */
+  setLevel(level: LogLevel): void {
+    this.#level = level;
+    for (const name of LOG_LEVELS) {
+      if (name === 'silent') continue;
+      this[name] = rank(name) <= rank(level) ? this.#emitter(name) : noop;
+    }
+  }
+
+  #emitter(level: EmitLevel): LogFn {
+    const module = this.module;
+    return (message, ...args) => sink(module, level, args.length > 0 ? format(message, ...args) : message);
+  }
+}
+
+/** The logger of `module` (one instance per module and thread). */
+export function logger(module: string): Logger {
+  let log = loggers.get(module);
+  if (log === undefined) {
+    log = new Logger(module);
+    loggers.set(module, log);
+  }
+  return log;
+}
+
+/**
+ * Sets the level of one module, or of every module not set explicitly when `module` is '*'.
+ * Throws InvalidArgumentError for an unknown level.
+ */
+export function setLogLevel(module: string, level: LogLevel): void {
+  if (typeof level !== 'string' || !isLevel(level)) {
+    throw new InvalidArgumentError(`unknown log level ${String(level)}; use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (typeof module !== 'string' || module.length === 0) {
+    throw new InvalidArgumentError('log module must be a non-empty string (or "*")');
+  }
+  if (module === '*') {
+    defaultLevel = level;
+    for (const log of loggers.values()) {
+      if (!explicitLevels.has(log.module)) log.setLevel(level);
+    }
+    return;
+  }
+  explicitLevels.set(module, level);
+  loggers.get(module)?.setLevel(level);
+}
+
+export function getLogLevel(module: string): LogLevel {
+  return explicitLevels.get(module) ?? defaultLevel;
+}
+
+/** Replaces where messages go; `null` restores stderr. */
+export function setLogSink(fn: LogSink | null): void {
+  sink = fn ?? defaultSink;
+}
+
+/**
+ * Parses an NMEMIF_LOG value into a default level and per-module levels. Bad entries are
+ * reported in `errors` and otherwise ignored (a typo in an env var must not stop a program).
+ */
+export function parseLogSpec(spec: string): {
+  defaultLevel?: LogLevel;
+  modules: Map<string, LogLevel>;
+  errors: string[];
+} {
+  const modules = new Map<string, LogLevel>();
+  const errors: string[] = [];
+  let dflt: LogLevel | undefined;
+  for (const raw of spec.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? '' : entry.slice(0, eq).trim();
+    const level = (eq < 0 ? entry : entry.slice(eq + 1)).trim().toLowerCase();
+    if (!isLevel(level) || (eq >= 0 && name === '')) {
+      errors.push(entry);
+    } else if (eq < 0 || name === '*') {
+      dflt = level;
+    } else {
+      modules.set(name, level);
+    }
+  }
+  return { defaultLevel: dflt, modules, errors };
+}
+
+/** Applies an NMEMIF_LOG-style string on top of the current levels. */
+export function configureLogging(spec: string): void {
+  const parsed = parseLogSpec(spec);
+  if (parsed.defaultLevel !== undefined) setLogLevel('*', parsed.defaultLevel);
+  for (const [module, level] of parsed.modules) setLogLevel(module, level);
+  if (parsed.errors.length > 0) {
+    logger('nstack').warn('NMEMIF_LOG: ignored %s (expected level or module=level, levels: %s)',
+      parsed.errors.join(', '), LOG_LEVELS.join('|'));
+  }
+}
+
+if (process.env.NMEMIF_LOG) configureLogging(process.env.NMEMIF_LOG);
