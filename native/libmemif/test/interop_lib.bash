@@ -14,6 +14,9 @@
 #    path touches the unmapped region), so testpmd always stops forwarding first and nmif-perf
 #    waits (--hold) for testpmd to go away;
 #  - a DPDK memif client connects once, at port start: the server must already listen.
+#  - "start" first flushes the rx queues (it receives and frees whatever is waiting) unless
+#    --no-flush-rx is given: frames a peer sent before "start" would be lost and counted oddly;
+#  - --no-lsc-interrupt and --disable-link-check: do not wait for (or react to) link state.
 
 ILIB_DIR=""
 ILIB_NAME=""
@@ -169,7 +172,7 @@ tp_start() {
   local cmd=(dpdk-testpmd -l 0,1 --main-lcore "$main_lcore" --no-huge -m 1024 --no-pci
     --file-prefix="$prefix" --log-level=pmd.net.memif:info
     "--vdev=net_memif0,role=$role,id=0,bsize=2048,rsize=10,$devargs"
-    -- -i --no-lsc-interrupt --disable-link-check --total-num-mbufs=16384 --forward-mode="$fwd" "$@")
+    -- -i --no-lsc-interrupt --disable-link-check --no-flush-rx --total-num-mbufs=16384 --forward-mode="$fwd" "$@")
   echo "${cmd[*]}" >"$ILIB_DIR/$name.cmd"
   ilib_log "testpmd $name: ${cmd[*]}"
   timeout -k 5 "$ILIB_TP_TIMEOUT" stdbuf -oL -eL "${cmd[@]}" <"$fifo" >"$log" 2>&1 &

@@ -88,6 +88,7 @@ struct perf {
   uint32_t window;
   int connected;
   int ever_connected;
+  int closing;                 /* our own teardown: stay quiet */
   unsigned disconnects;
   char reason[NMIF_REASON_MAX];
   enum perf_phase phase;
@@ -549,6 +550,7 @@ static void on_connect(nmif_if_t *iface, void *user) {
 static void on_disconnect(nmif_if_t *iface, const char *reason, void *user) {
   struct perf *p = user;
   (void)iface;
+  if (p->closing) return;
   p->connected = 0;
   p->disconnects++;
   snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
@@ -768,7 +770,7 @@ static int perf_taken(struct perf *p, uint64_t *untaken) {
 
 struct perf_totals {
   uint64_t sent, received, matched, mismatched, duplicates, out_of_order, tx_bytes, rx_bytes;
-  uint64_t drops, irq_received, irq_sent;
+  uint64_t ring_full, bad_desc, too_big, irq_received, irq_sent;
 };
 
 static void perf_sum(const struct perf *p, struct perf_totals *t) {
@@ -786,7 +788,9 @@ static void perf_sum(const struct perf *p, struct perf_totals *t) {
     for (int dir = 0; dir < 2; dir++) {
       const nmif_stats_t *s = nmif_stats(p->iface, dir, i);
       if (!s) continue;
-      t->drops += s->drop_ring_full + s->drop_bad_desc + s->drop_too_big;
+      t->ring_full += s->drop_ring_full;
+      t->bad_desc += s->drop_bad_desc;
+      t->too_big += s->drop_too_big;
       t->irq_received += s->irq_received;
       t->irq_sent += s->irq_sent;
     }
@@ -826,6 +830,7 @@ static int perf_verdict(const struct perf *p, const struct perf_totals *t, const
     break;
   }
   if (t->mismatched) return *why = "mismatched frames", EXIT_MISMATCH;
+  if (t->bad_desc) return *why = "the peer published bad descriptors", EXIT_MISMATCH;
   return EXIT_OK;
 }
 
@@ -850,6 +855,9 @@ static void perf_print(struct perf *p, int verdict, const char *why) {
   double pps = duration > 0 ? (double)primary / duration : 0;
   double mbps = duration > 0 ? (double)(p->o.mode == MODE_SEND ? t.tx_bytes : t.rx_bytes) * 8 / duration / 1e6 : 0;
   uint64_t lost = p->o.mode == MODE_ROUNDTRIP && t.sent > t.received ? t.sent - t.received : 0;
+  /* Frames known to be lost. The library's ring_full counter is not part of it: this tool
+   * retries what did not fit, so it only says how often the ring was full. */
+  uint64_t drops = lost + p->untaken + t.bad_desc + t.too_big;
   if (p->o.json) {
     printf("{\"mode\":\"%s\",\"role\":\"%s\",\"socket\":", mode_names[p->o.mode],
            p->o.is_master ? "master" : "slave");
@@ -857,10 +865,12 @@ static void perf_print(struct perf *p, int verdict, const char *why) {
     printf(",\"id\":%u,\"queues\":%u,\"size\":%u,\"count\":%" PRIu64 ",\"sent\":%" PRIu64
            ",\"received\":%" PRIu64 ",\"matched\":%" PRIu64 ",\"mismatched\":%" PRIu64
            ",\"duplicates\":%" PRIu64 ",\"out_of_order\":%" PRIu64 ",\"lost\":%" PRIu64
-           ",\"untaken\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+           ",\"untaken\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"ring_full\":%" PRIu64 ",\"bad_desc\":%" PRIu64
+           ",\"too_big\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
            ",\"pps\":%.0f,\"mbps\":%.1f,\"duration\":%.6f,\"disconnects\":%u,\"connected\":%s,\"end\":",
            p->o.id, p->nq, p->o.size, p->o.count, t.sent, t.received, t.matched, t.mismatched,
-           t.duplicates, t.out_of_order, lost, p->untaken, t.drops, t.tx_bytes, t.rx_bytes, pps, mbps,
+           t.duplicates, t.out_of_order, lost, p->untaken, drops, t.ring_full, t.bad_desc, t.too_big,
+           t.tx_bytes, t.rx_bytes, pps, mbps,
            duration, p->disconnects, p->ever_connected ? "true" : "false");
     json_str(p->end_why ? p->end_why : "");
     printf(",\"disconnect_reason\":");
@@ -873,7 +883,7 @@ static void perf_print(struct perf *p, int verdict, const char *why) {
            " mismatched %" PRIu64 " duplicates %" PRIu64 " lost %" PRIu64 " untaken %" PRIu64
            " drops %" PRIu64 "\n",
            mode_names[p->o.mode], p->o.is_master ? "master" : "slave", t.sent, t.received,
-           t.matched, t.mismatched, t.duplicates, lost, p->untaken, t.drops);
+           t.matched, t.mismatched, t.duplicates, lost, p->untaken, drops);
     printf("%.0f pps, %.1f Mbit/s over %.3f s; ended: %s; verdict: %s\n", pps, mbps, duration,
            p->end_why ? p->end_why : "", why);
   }
@@ -884,8 +894,9 @@ static void perf_progress(struct perf *p, uint64_t now) {
   struct perf_totals t;
   perf_sum(p, &t);
   note("progress t=%.1fs sent=%" PRIu64 " received=%" PRIu64 " matched=%" PRIu64
-       " mismatched=%" PRIu64 " drops=%" PRIu64,
-       (double)(now - p->t_start) / 1e9, t.sent, t.received, t.matched, t.mismatched, t.drops);
+       " mismatched=%" PRIu64 " ring_full=%" PRIu64 " bad_desc=%" PRIu64,
+       (double)(now - p->t_start) / 1e9, t.sent, t.received, t.matched, t.mismatched, t.ring_full,
+       t.bad_desc);
 }
 
 /* ---- main loop ---------------------------------------------------------------------------- */
@@ -1114,6 +1125,7 @@ int main(int argc, char **argv) {
   if (err < 0) why = "runtime error";
   perf_print(p, verdict, why);
 
+  p->closing = 1;
   nmif_if_destroy(p->iface);
   nmif_socket_destroy(p->sock);
   nmif_loop_destroy(p->loop);
