@@ -101,12 +101,12 @@ export function nativeCandidates(): string[] {
   return [path.resolve(__dirname, '..', ADDON_FILE), path.resolve(__dirname, '..', '..', ADDON_FILE)];
 }
 
-function load(): NativeAddon {
+function load(): { addon: NativeAddon; file: string } {
   const candidates = nativeCandidates();
   for (const file of candidates) {
     if (!fs.existsSync(file)) continue;
     try {
-      return require(file) as NativeAddon;
+      return { addon: require(file) as NativeAddon, file };
     } catch (err) {
       throw new NativeLoadError(`cannot load ${file}: ${(err as Error).message}`, { cause: err });
     }
@@ -117,6 +117,10 @@ function load(): NativeAddon {
   );
 }
 
+const loaded = load();
+
 /** The addon, loaded once per thread on first import. */
-export const native: NativeAddon = load();
+export const native: NativeAddon = loaded.addon;
 export const sys: NativeSys = native.sys;
+/** Absolute path of the loaded .node file (e.g. for a worker_thread that loads it directly). */
+export const nativeFile: string = loaded.file;

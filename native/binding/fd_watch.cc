@@ -192,17 +192,28 @@ void FdWatch::OnPoll(uv_poll_t* poll, int status, int events) {
   Handle* h = static_cast<Handle*>(poll->data);
   FdWatch* self = h->owner;
   if (self == nullptr || h->closing) return;
-  Napi::Env env(h->env);
-  Napi::HandleScope scope(env);
-  Napi::Object recv = self->Value();
-  try {
-    self->callback_.MakeCallback(
-        recv,
-        {Napi::Number::New(env, status), Napi::Number::New(env, status < 0 ? 0 : FromUv(events))},
-        *self->async_);
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
+  // Plain Node-API calls, checked by hand: while a worker is being terminated, libuv can still
+  // deliver an event but JS cannot run, and Node-API 8 reports that as napi_pending_exception
+  // with no exception to fetch. node-addon-api would turn that into a fatal error.
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value recv, fn, argv[2], result;
+  uint32_t revents = status < 0 ? 0 : FromUv(events);
+  if (napi_get_reference_value(env, static_cast<napi_ref>(static_cast<const Napi::Reference<Napi::Object>&>(*self)), &recv) == napi_ok && recv != nullptr &&
+      napi_get_reference_value(env, self->callback_, &fn) == napi_ok && fn != nullptr &&
+      napi_create_int32(env, status, &argv[0]) == napi_ok && napi_create_uint32(env, revents, &argv[1]) == napi_ok) {
+    napi_status st = napi_make_callback(env, *self->async_, recv, fn, 2, argv, &result);
+    if (st != napi_ok) {
+      bool pending = false;
+      napi_value exception;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+        napi_fatal_exception(env, exception);  // -> process 'uncaughtException'
+      }
+    }
   }
+  napi_close_handle_scope(env, scope);
   // libuv stops the handle by itself on EPOLLERR; drop the pin unless the callback restarted it.
   if (h->owner == self && !uv_is_active(reinterpret_cast<uv_handle_t*>(poll))) self->Unpin();
 }

@@ -113,10 +113,17 @@ function describe(target: PollTarget): string {
   return typeof target === 'number' ? `fd ${target}` : 'virtual source';
 }
 
+/** Reports an exception of user code as uncaught, without unwinding the caller. */
 function rethrowLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
   });
+}
+
+/** After a batch of user callbacks: each exception reaches 'uncaughtException'. */
+function throwAll(errors: unknown[]): never {
+  for (let i = 1; i < errors.length; i++) rethrowLater(errors[i]);
+  throw errors[0];
 }
 
 export class EventPoll<T = unknown> {
@@ -336,7 +343,7 @@ export class EventPoll<T = unknown> {
    * Sets the handler that receives every ready member, one call per event, in passes of at
    * most `batchSize` events (no promise or array per event). `null` removes it. Events of
    * members deleted by an earlier call in the same pass are skipped. An exception thrown by
-   * the handler does not stop the pass; the first one is rethrown afterwards (it reaches
+   * the handler does not stop the pass; afterwards each one is rethrown (they reach
    * 'uncaughtException'). Throws InvalidStateError while wait() calls are pending.
    */
   onReady(handler: ReadyHandler<T> | null): this {
@@ -606,8 +613,7 @@ export class EventPoll<T = unknown> {
     this.#dispatching = true;
     const items = this.#passItems;
     const events = this.#passEvents;
-    let failed = false;
-    let error: unknown;
+    let errors: unknown[] | null = null;
     try {
       const n = this.#collect(this.#batch, items, events);
       for (let i = 0; i < n; i++) {
@@ -617,10 +623,7 @@ export class EventPoll<T = unknown> {
         try {
           handler(events[i], item.data);
         } catch (err) {
-          if (!failed) {
-            failed = true;
-            error = err;
-          }
+          (errors ??= []).push(err);
         }
       }
     } finally {
@@ -629,7 +632,7 @@ export class EventPoll<T = unknown> {
     // Level-triggered virtual members still queued (or a batch that was cut short) get
     // another pass on the next loop turn, after I/O had its chance.
     if (this.#rdlist.size > 0) this.#scheduleKick();
-    if (failed) throw error;
+    if (errors !== null) throwAll(errors);
   }
 
   #serveWaiters(): void {
@@ -695,8 +698,7 @@ export class EventPoll<T = unknown> {
   #onWake(): void {
     if (this.#closed) return;
     const count = sys.eventfdRead(this.#wakeFd);
-    let failed = false;
-    let error: unknown;
+    let errors: unknown[] | null = null;
     const tasks = this.#tasks;
     if (tasks.length > 0) {
       this.#tasks = [];
@@ -704,10 +706,7 @@ export class EventPoll<T = unknown> {
         try {
           task();
         } catch (err) {
-          if (!failed) {
-            failed = true;
-            error = err;
-          }
+          (errors ??= []).push(err);
         }
       }
     }
@@ -720,10 +719,7 @@ export class EventPoll<T = unknown> {
       try {
         listeners[i](count);
       } catch (err) {
-        if (!failed) {
-          failed = true;
-          error = err;
-        }
+        (errors ??= []).push(err);
       }
     }
     // Like a signal interrupting epoll_wait: the oldest waiter returns now.
@@ -733,7 +729,7 @@ export class EventPoll<T = unknown> {
       waiter.resolve(this.#collectEvents(waiter.max));
       this.#updateArm();
     }
-    if (failed) throw error;
+    if (errors !== null) throwAll(errors);
   }
 
   #setRef(on: boolean): void {
