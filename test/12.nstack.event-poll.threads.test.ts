@@ -1,0 +1,137 @@
+/**
+ * EventPoll across threads and processes: wake-ups written by worker_threads, fds released on
+ * close, on garbage collection and when a busy worker is terminated, exceptions from
+ * callbacks, and which states keep the process alive.
+ */
+import test from 'ava';
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EventPoll } from '../src/nstack/event-poll';
+import { nativeFile, sys } from '../src/native';
+import { EPOLLIN } from '../src/nstack/constants';
+import { lastJson, runFixture } from './helpers/fixture';
+import type { FdKinds } from './fixtures/fds';
+
+/** A worker that loads the addon directly and writes `value` to `fd`, `times` times. */
+function writer(fd: number, times: number, delayMs: number): Worker {
+  const code = `
+    const { workerData: w } = require('node:worker_threads');
+    const { sys } = require(w.nativeFile);
+    setTimeout(() => { for (let i = 0; i < w.times; i++) sys.eventfdWrite(w.fd, 1); }, w.delayMs);
+  `;
+  return new Worker(code, { eval: true, workerData: { nativeFile, fd, times, delayMs } });
+}
+
+test('a worker_thread writing the wake fd interrupts a pending wait() and calls onWake()', async (t) => {
+  const ep = new EventPoll();
+  try {
+    const counts: bigint[] = [];
+    ep.onWake((count) => counts.push(count));
+    const start = performance.now();
+    const worker = writer(ep.wakeFd, 1, 30);
+    const events = await ep.wait(8, 5000);
+    const elapsed = performance.now() - start;
+    t.deepEqual(events, []);
+    t.true(elapsed < 4000, `woken after ${elapsed} ms`);
+    t.deepEqual(counts, [1n]);
+    await once(worker, 'exit');
+  } finally {
+    ep.close();
+  }
+});
+
+test('wake-ups from a worker coalesce: the counts add up to the number of writes', async (t) => {
+  const ep = new EventPoll();
+  try {
+    let total = 0n;
+    ep.onWake((count) => (total += count));
+    const worker = writer(ep.wakeFd, 1000, 0);
+    await once(worker, 'exit');
+    for (let i = 0; i < 200 && total < 1000n; i++) await sleep(5);
+    t.is(total, 1000n);
+  } finally {
+    ep.close();
+  }
+});
+
+test('a member fd written by a worker_thread is reported to the main thread', async (t) => {
+  const ep = new EventPoll<string>();
+  const fd = sys.eventfd();
+  try {
+    ep.add(fd, EPOLLIN, 'from worker');
+    const worker = writer(fd, 3, 20);
+    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'from worker' }]);
+    await once(worker, 'exit');
+    t.is(sys.eventfdRead(fd), 3n);
+  } finally {
+    ep.close();
+    sys.close(fd);
+  }
+});
+
+test('post(): tasks run in order on the loop, and interrupt a pending wait()', async (t) => {
+  const ep = new EventPoll();
+  try {
+    const ran: number[] = [];
+    const pending = ep.wait(8, 5000);
+    ep.post(() => ran.push(1));
+    ep.post(() => ran.push(2));
+    t.deepEqual(ran, []); // not synchronously
+    t.deepEqual(await pending, []);
+    t.deepEqual(ran, [1, 2]);
+  } finally {
+    ep.close();
+  }
+});
+
+test('terminating workers busy with FdWatch and EventPoll neither crashes nor leaks fds', async (t) => {
+  const r = await runFixture('worker-terminate.ts', { args: ['6'], timeoutMs: 9000 });
+  t.is(r.signal, null, r.stderr);
+  t.is(r.code, 0, r.stderr);
+  const out = lastJson<{ before: FdKinds; after: FdKinds; rounds: number; events: number }>(r);
+  t.deepEqual(out.after, out.before);
+  t.true(out.events > 0, 'the workers were dispatching events when terminated');
+});
+
+test('no fd leak: close() releases everything, and so does garbage collection', async (t) => {
+  const r = await runFixture('fd-leak.ts', { nodeArgs: ['--expose-gc'], timeoutMs: 9000 });
+  t.false(r.timedOut, 'the process must exit by itself once everything is closed');
+  t.is(r.code, 0, r.stderr);
+  type Ours = Omit<FdKinds, 'other'>;
+  const out = lastJson<{ before: Ours; afterClose: Ours; abandoned: Ours; afterGc: Ours; gc: boolean }>(r);
+  t.true(out.gc);
+  t.deepEqual(out.afterClose, out.before);
+  t.is(out.abandoned.eventpoll, out.before.eventpoll + 20); // the GC path had work to do
+  t.deepEqual(out.afterGc, out.before);
+});
+
+test('exceptions from FdWatch callbacks and onReady handlers reach uncaughtException', async (t) => {
+  const r = await runFixture('uncaught.ts');
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(lastJson(r), {
+    caught: ['from FdWatch', 'from handler 0', 'from handler 1', 'from handler 2'],
+    handled: [0, 1, 2],
+  });
+});
+
+for (const [mode, staysAlive] of [
+  ['handler', true],
+  ['wait', true],
+  ['handler-unref', false],
+  ['wait-unref', false],
+  ['wait-timeout-unref', false],
+  ['closed', false],
+  ['idle', false],
+  ['post', false],
+] as const) {
+  test(`keep-alive: ${mode} -> ${staysAlive ? 'keeps the process alive' : 'lets it exit'}`, async (t) => {
+    // Alive 800 ms after its last statement ran = kept alive; a program that may exit does so
+    // within a few milliseconds.
+    const r = await runFixture('keep-alive.ts', { args: [mode], killAfter: { marker: 'started', ms: 800 } });
+    t.true(r.stdout.includes('started'), r.stderr);
+    t.is(r.timedOut, staysAlive, `ran for ${Math.round(r.ms)} ms`);
+    if (!staysAlive) t.is(r.code, 0, r.stderr);
+    if (mode === 'post') t.true(r.stdout.includes('task ran'));
+  });
+}
