@@ -21,33 +21,40 @@ ilib_init dpdk-tx-count "${1:-}"
 
 SEND_SECONDS=2
 
-for kind in fs abstract; do
-  ilib_log "=== $kind socket: testpmd client (txonly) sends to nmemif master for ${SEND_SECONDS}s"
+# tx_count KIND QUEUES
+tx_count() {
+  local kind=$1 queues=$2
+  local tp="cli-$kind-q$queues" perf="recv-$kind-q$queues"
+  ilib_log "=== $kind socket, $queues queue(s): testpmd client (txonly) sends to nmemif master for ${SEND_SECONDS}s"
   sock_spec "$kind"
-  tp="cli-$kind"
-  perf="recv-$kind"
-  perf_start "$perf" --role master --socket "$PSOCK" --mode recv --bsize 2048 --rsize 10 \
-    --burst 64 --timeout 30 --json
+  perf_start "$perf" --role master --socket "$PSOCK" --mode recv --queues "$queues" --bsize 2048 \
+    --rsize 10 --burst 64 --timeout 30 --json
   wait_listen "$PSOCK" 20
   # A DPDK client connects once, when its port starts (at testpmd start-up).
-  tp_start "$tp" client "$DARGS" txonly
+  tp_start "$tp" client "$DARGS" txonly --rxq="$queues" --txq="$queues"
   wait_log "$(perf_err "$perf")" '^nmif-perf: connected' 20 "${ILIB_PERF_PID[$perf]}"
   tp_cmd "$tp" start
   sleep "$SEND_SECONDS"
   tp_stop "$tp"
   sleep 1
   tp_quit "$tp"
-  perf_rc=0
+  local perf_rc=0
   perf_wait "$perf" 20 || perf_rc=$?
 
+  local tx rx
   tx=$(tp_stat "$tp" TX-packets)
   rx=$(json_num "$perf" received)
-  ilib_log "$kind: testpmd TX-packets=$tx TX-dropped=$(tp_stat "$tp" TX-dropped); nmemif received=$rx ($(json_num "$perf" pps) pps)"
-  ilib_expect_eq "$kind: nmif-perf exit status" "$perf_rc" 0
-  ilib_expect_gt "$kind: nmemif received" "$rx" 0
-  ilib_expect_eq "$kind: nmemif received == testpmd TX-packets" "$rx" "$tx"
-  ilib_expect_eq "$kind: nmemif rx_bytes" "$(json_num "$perf" rx_bytes)" "$((rx * 64))"
-  ilib_expect_eq "$kind: nmemif bad descriptors" "$(json_num "$perf" bad_desc)" 0
-done
+  ilib_log "$kind/q$queues: testpmd TX-packets=$tx TX-dropped=$(tp_stat "$tp" TX-dropped); nmemif received=$rx ($(json_num "$perf" pps) pps)"
+  ilib_expect_eq "$kind/q$queues: nmif-perf exit status" "$perf_rc" 0
+  ilib_expect_eq "$kind/q$queues: queues in use" "$(json_num "$perf" queues)" "$queues"
+  ilib_expect_gt "$kind/q$queues: nmemif received" "$rx" 0
+  ilib_expect_eq "$kind/q$queues: nmemif received == testpmd TX-packets" "$rx" "$tx"
+  ilib_expect_eq "$kind/q$queues: nmemif rx_bytes" "$(json_num "$perf" rx_bytes)" "$((rx * 64))"
+  ilib_expect_eq "$kind/q$queues: nmemif bad descriptors" "$(json_num "$perf" bad_desc)" 0
+}
+
+tx_count fs 1
+tx_count abstract 1
+tx_count abstract 2
 
 echo "PASS: nmemif master received exactly what testpmd sent on both socket kinds"

@@ -91,6 +91,7 @@ struct perf {
   int closing;                 /* our own teardown: stay quiet */
   unsigned disconnects;
   char reason[NMIF_REASON_MAX];
+  char attempt_reason[NMIF_REASON_MAX];
   enum perf_phase phase;
   const char *end_why;
   uint64_t t_start, t_connect, t_first, t_last, t_done, t_progress, t_idle_since;
@@ -422,22 +423,22 @@ static void perf_init_frames(struct perf *p) {
   memcpy(h + 6, o->src_mac, 6);
   put16(h + 12, 0x0800);
   h[14] = 0x45;                                  /* IPv4, 20-byte header */
-  put16(h + 16, (uint16_t)(o->size - 14));       /* total length */
   put16(h + 20, 0x4000);                         /* don't fragment */
   h[22] = 64;                                    /* ttl */
   h[23] = 17;                                    /* UDP */
   h[26] = 198, h[27] = 18, h[28] = 0, h[29] = 1; /* 198.18.0.1 -> 198.18.0.2 (RFC 2544 range) */
   h[30] = 198, h[31] = 18, h[32] = 0, h[33] = 2;
   put16(h + 36, 5001);                           /* UDP destination port */
-  put16(h + 38, (uint16_t)(o->size - 34));       /* UDP length; checksum 0 = none */
+  /* UDP checksum 0 = none; lengths are set per frame. */
   memcpy(h + PERF_MAGIC_OFF, "NMIF", 4);
   for (size_t i = 0; i < sizeof(p->pattern); i++) p->pattern[i] = (uint8_t)i;
 }
 
-/* Writes frame `seq` of queue `qid` (o->size bytes) to dst. */
-static void perf_build(const struct perf *p, uint8_t *dst, uint16_t qid, uint64_t seq) {
-  uint32_t size = p->o.size;
+/* Writes frame `seq` of queue `qid`, `size` bytes, to dst. */
+static void perf_build(const struct perf *p, uint8_t *dst, uint32_t size, uint16_t qid, uint64_t seq) {
   memcpy(dst, p->tmpl, PERF_HDR_LEN);
+  put16(dst + 16, (uint16_t)(size - 14));        /* IP total length */
+  put16(dst + 38, (uint16_t)(size - 34));        /* UDP length */
   put16(dst + 18, (uint16_t)seq);                /* IP identification */
   put16(dst + 34, (uint16_t)(1024 + qid));       /* UDP source port */
   put16(dst + PERF_QID_OFF, qid);
@@ -476,14 +477,16 @@ static unsigned perf_packet(struct perf *p, const nmif_buf_t *bufs, unsigned i, 
   return j - i + 1;
 }
 
-/* Checks a received frame against what frame (qid, seq) must look like. 1 = identical. */
+/* Checks a received frame against what frame (qid, seq) of that length must look like
+ * (roundtrip: of --size). 1 = identical. */
 static int perf_check(struct perf *p, uint16_t qid, const uint8_t *data, uint32_t len,
                       uint64_t *seq_out, int macswap) {
-  if (len != p->o.size || len < PERF_HDR_LEN) return 0;
+  if (len < PERF_MIN_FRAME || len > PERF_MAX_FRAME) return 0;
+  if (p->o.mode == MODE_ROUNDTRIP && len != p->o.size) return 0;
   if (memcmp(data + PERF_MAGIC_OFF, "NMIF", 4) != 0) return 0;
   uint64_t seq = get64(data + PERF_SEQ_OFF);
   *seq_out = seq;
-  perf_build(p, p->expect, qid, seq);
+  perf_build(p, p->expect, len, qid, seq);
   if (macswap) {
     uint8_t t[6];
     memcpy(t, p->expect, 6);
@@ -551,6 +554,16 @@ static void on_disconnect(nmif_if_t *iface, const char *reason, void *user) {
   struct perf *p = user;
   (void)iface;
   if (p->closing) return;
+  if (!p->connected) {
+    /* A connection attempt that never came up (the slave retries by itself): not the end of
+     * a run. Say so once per distinct reason. */
+    if (strncmp(p->attempt_reason, reason ? reason : "", sizeof(p->attempt_reason) - 1)) {
+      snprintf(p->attempt_reason, sizeof(p->attempt_reason), "%s", reason ? reason : "");
+      note("connection attempt failed: %s (retrying)", p->attempt_reason);
+    }
+    return;
+  }
+  p->attempt_reason[0] = 0;
   p->connected = 0;
   p->disconnects++;
   snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
@@ -580,7 +593,7 @@ static int perf_send(struct perf *p, uint16_t qid, uint64_t frames) {
   while (done < frames && used < (unsigned)n) {
     uint64_t seq = q->sent + done;
     if (bufs[used].len >= size) {
-      perf_build(p, bufs[used].data, qid, seq);
+      perf_build(p, bufs[used].data, size, qid, seq);
       bufs[used].len = size;
       bufs[used].flags = 0;
       used++;
@@ -588,7 +601,7 @@ static int perf_send(struct perf *p, uint16_t qid, uint64_t frames) {
       /* Chain across buffers; give up on this frame if the allocation runs out. */
       unsigned k = used;
       uint32_t off = 0;
-      perf_build(p, p->scratch, qid, seq);
+      perf_build(p, p->scratch, size, qid, seq);
       while (off < size && k < (unsigned)n) {
         uint32_t c = bufs[k].len < size - off ? bufs[k].len : size - off;
         if (c == 0) break;
