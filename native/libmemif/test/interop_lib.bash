@@ -60,12 +60,19 @@ ilib_cleanup() {
   for pid in "${ILIB_PIDS[@]}"; do
     local i
     for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    if kill -0 "$pid" 2>/dev/null; then
+      # The wrapper (timeout) did not end: kill its own children, then it.
+      pkill -KILL -P "$pid" 2>/dev/null
+      kill -KILL "$pid" 2>/dev/null
+    fi
     wait "$pid" 2>/dev/null
   done
   local p s
+  # EAL's runtime dir: /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk (or /tmp/dpdk).
+  local rundir=/var/run/dpdk
+  [[ $EUID -ne 0 ]] && rundir=${XDG_RUNTIME_DIR:-/tmp}/dpdk
   for p in "${ILIB_PREFIXES[@]}"; do
-    [[ -n $p ]] && rm -rf "/var/run/dpdk/$p"
+    [[ -n $p ]] && rm -rf "${rundir:?}/$p"
   done
   for s in "${ILIB_SOCKETS[@]}"; do
     [[ -S $s ]] && rm -f "$s"
