@@ -1,0 +1,55 @@
+/** Error classes: stable codes, names, instanceof through Symbol.for brands. */
+import test from 'ava';
+import {
+  AlreadyRegisteredError,
+  ClosedError,
+  InvalidArgumentError,
+  InvalidStateError,
+  NativeLoadError,
+  NmemifError,
+  NotRegisteredError,
+} from '../src/errors';
+
+const cases = [
+  [InvalidArgumentError, 'ERR_NMEMIF_INVALID_ARG', 'InvalidArgumentError'],
+  [InvalidStateError, 'ERR_NMEMIF_INVALID_STATE', 'InvalidStateError'],
+  [ClosedError, 'ERR_NMEMIF_CLOSED', 'ClosedError'],
+  [AlreadyRegisteredError, 'ERR_NMEMIF_ALREADY_REGISTERED', 'AlreadyRegisteredError'],
+  [NotRegisteredError, 'ERR_NMEMIF_NOT_REGISTERED', 'NotRegisteredError'],
+  [NativeLoadError, 'ERR_NMEMIF_NATIVE_LOAD', 'NativeLoadError'],
+] as const;
+
+for (const [Cls, code, name] of cases) {
+  test(`${name}: code ${code}, an Error and an NmemifError`, (t) => {
+    const cause = new Error('root');
+    const err = new Cls('something went wrong', { cause });
+    t.is(err.code, code);
+    t.is(err.name, name);
+    t.is(err.message, 'something went wrong');
+    t.is(err.cause, cause);
+    t.true(err instanceof Error);
+    t.true(err instanceof NmemifError);
+    t.true(err instanceof Cls);
+    t.true(typeof err.stack === 'string' && err.stack.includes(name));
+  });
+}
+
+test('instanceof tells the classes apart', (t) => {
+  const err = new NotRegisteredError('x');
+  t.false(err instanceof AlreadyRegisteredError);
+  t.false(new NmemifError('x') instanceof NotRegisteredError);
+  t.false(new Error('x') instanceof NmemifError);
+  t.false((null as unknown) instanceof NmemifError);
+  t.is(new AlreadyRegisteredError('x').errno, 'EEXIST');
+  t.is(err.errno, 'ENOENT');
+});
+
+test('instanceof works for errors made by another copy of the module (Symbol.for brands)', (t) => {
+  // What a second copy of errors.ts would produce: same registered symbols, other classes.
+  const foreign = Object.assign(new Error('from another copy'), { code: 'ERR_NMEMIF_CLOSED' });
+  Object.defineProperty(foreign, Symbol.for('nmemif.error'), { value: true });
+  Object.defineProperty(foreign, Symbol.for('nmemif.error.ClosedError'), { value: true });
+  t.true(foreign instanceof NmemifError);
+  t.true(foreign instanceof ClosedError);
+  t.false(foreign instanceof InvalidStateError);
+});
