@@ -21,6 +21,7 @@ import {
   nmifToEpoll,
 } from '../src/nstack/constants';
 import { ManualSource } from '../src/nstack/virtual-source';
+import { until } from './helpers/until';
 import {
   AlreadyRegisteredError,
   ClosedError,
@@ -235,7 +236,8 @@ test('onReady(): level-triggered members are dispatched on every pass until drai
     });
     sys.eventfdWrite(a, 1);
     src.set(EPOLLIN);
-    await sleep(100);
+    t.true(await until(() => calls.fd >= 3 && calls.virtual >= 3), JSON.stringify(calls));
+    await sleep(30); // drained during the third call: nothing more may come
     t.deepEqual(calls, { fd: 3, virtual: 3 });
   });
 });
@@ -247,12 +249,12 @@ test('onReady(): edge-triggered members are dispatched once per arrival', async 
     ep.add(src, EPOLLIN | EPOLLET, 'virtual');
     const calls = { fd: 0, virtual: 0 };
     ep.onReady((_events, data) => calls[data as 'fd' | 'virtual']++);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 1; i <= 3; i++) {
       sys.eventfdWrite(a, 1); // never drained
       src.raise(EPOLLIN);
-      await sleep(25);
+      t.true(await until(() => calls.fd >= i && calls.virtual >= i), `arrival ${i}: ${JSON.stringify(calls)}`);
     }
-    await sleep(25);
+    await sleep(30); // still readable, but no new arrival: nothing more may come
     t.deepEqual(calls, { fd: 3, virtual: 3 });
   });
 });
@@ -270,7 +272,8 @@ test('onReady(): a member deleted by an earlier call of the same pass is not del
       const other = fds[names.indexOf(data) === 0 ? 1 : 0];
       if (ep.has(other)) ep.del(other);
     });
-    await sleep(50);
+    t.true(await until(() => seen.length >= 1));
+    await sleep(30);
     t.is(seen.length, 1, `delivered: ${seen.join(',')}`);
   });
 });
@@ -287,7 +290,8 @@ test('onReady(): close() from a handler stops the pass', async (t) => {
     calls++;
     ep.close();
   });
-  await sleep(50);
+  t.true(await until(() => calls >= 1));
+  await sleep(30);
   t.is(calls, 1);
   for (const fd of fds) sys.close(fd);
 });
@@ -312,7 +316,8 @@ test('onReady(): batchSize bounds a pass; the rest comes on the next turn of the
       }
       current.push(data);
     });
-    await sleep(80);
+    t.true(await until(() => passes.flat().length >= 8), JSON.stringify(passes));
+    await sleep(20); // one-shot members: nothing more may come
     const all = passes.flat().sort((x, y) => x - y);
     t.deepEqual(all, [0, 1, 2, 3, 4, 100, 101, 102]);
     t.true(passes.every((p) => p.length <= 2), JSON.stringify(passes));
@@ -364,17 +369,19 @@ test('hosts members of the memif core fd-update contract (fd, op, READ|WRITE, to
     update(rx, 1, NMIF_EV_READ, { token: 7 });
     update(ctl, 1, NMIF_EV_READ, { token: 9 });
     sys.eventfdWrite(rx, 1);
-    await sleep(20);
+    t.true(await until(() => ready.length >= 1));
+    await sleep(20); // acked in the handler: level-triggered, but no longer ready
     t.deepEqual(ready.splice(0), [[7, NMIF_EV_READ]]);
 
     update(ctl, 2, NMIF_EV_READ | NMIF_EV_WRITE, { token: 9 });
-    await sleep(20);
+    t.true(await until(() => ready.length >= 1));
     const writable = ready.splice(0);
     t.true(writable.length >= 1); // writable, level-triggered: once per pass
     t.true(writable.every(([token, ev]) => token === 9 && ev === NMIF_EV_WRITE), JSON.stringify(writable));
     update(ctl, 3, 0, { token: 9 });
-    await sleep(20);
-    t.deepEqual(ready.splice(0), []); // after DEL the token is never passed again
+    ready.length = 0;
+    await sleep(30);
+    t.deepEqual(ready, []); // after DEL the token is never passed again
   });
 });
 
