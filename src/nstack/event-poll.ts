@@ -2,46 +2,33 @@
  * EventPoll: the epoll of the nStack event engine (after FD.io DMM's nStack eventpoll,
  * written from scratch).
  *
- * Members are kernel fds or virtual sources (see virtual-source.ts), watched for EPOLLIN,
+ * Members are kernel fds or virtual sources (virtual-source.ts), watched for EPOLLIN,
  * EPOLLOUT, EPOLLPRI, EPOLLRDHUP (EPOLLERR and EPOLLHUP are always reported), level-triggered
- * by default, or with EPOLLET / EPOLLONESHOT. Events are consumed either with
- * `await wait(maxEvents, timeoutMs)` or by a handler set with `onReady()` that is called
- * once per event without allocating (the hot path).
+ * by default, or with EPOLLET / EPOLLONESHOT, with Linux epoll's semantics. Events are
+ * consumed either with `await wait(maxEvents, timeoutMs)` or by a handler set with
+ * `onReady()`, called once per event without allocating (the hot path).
  *
- * How readiness is tracked:
- * - Kernel fds are members of a private kernel epoll instance, created with the EventPoll.
- *   The kernel applies level/edge/one-shot semantics itself, exactly (including an edge
- *   for each new arrival on an already-ready fd, which libuv's level-triggered uv_poll alone
- *   cannot express). One FdWatch (uv_poll) watches that epoll fd, so libuv wakes the JS loop
- *   when any member is ready; events are harvested with a zero-timeout epoll_wait, a batch
- *   per N-API call. Level-triggered members still ready after delivery keep the epoll fd
- *   readable, so they are reported again on the next pass, as epoll does.
- * - Virtual members queue themselves on a ready list (`rdlist`) when they notify; before
- *   delivery each is re-checked with poll() (like DMM's ep_getevt / Linux's ep_send_events):
- *   not ready any more -> dropped; level-triggered -> re-queued at the tail after delivery;
- *   edge-triggered -> re-queued only by its next notify; one-shot -> disabled until mod().
- * - A second FdWatch watches an eventfd for cross-thread wake-ups (see wake()).
+ * - Kernel fds live in a private kernel epoll instance (kernel-members.ts), whose fd is
+ *   watched by one FdWatch (uv_poll) while someone consumes events.
+ * - Virtual sources queue themselves on a ready list when they notify and are re-checked
+ *   with poll() before delivery (virtual-members.ts).
+ * - An eventfd wakes the loop from other threads (wake-channel.ts).
  *
- * Like epoll, an fd must be removed with del() before it is closed: the kernel drops a
- * closed fd by itself (unless it was dup()ed), and del()/mod() of such an fd then clean up
- * the stale entry; add() of a reused fd number replaces it.
+ * Like epoll, an fd must be removed with del() before it is closed; the kernel drops a closed
+ * fd by itself (unless it was dup()ed), del()/mod() of such an fd then clean up the stale
+ * entry, and add() of a reused fd number replaces it.
  */
-import { ClosedError, InvalidArgumentError, InvalidStateError, NotRegisteredError, AlreadyRegisteredError } from '../errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError, NotRegisteredError } from '../errors';
 import { native, sys, type FdWatch } from '../native';
-import {
-  ALWAYS_REPORTED,
-  DEFAULT_MAX_EVENTS,
-  EPOLLET,
-  EPOLLIN,
-  EPOLLONESHOT,
-  EVENT_BITS,
-  FLAG_BITS,
-  MAX_EVENTS_LIMIT,
-  formatEvents,
-} from './constants';
-import { EpItem, ReadyList } from './epitem';
+import { DEFAULT_MAX_EVENTS, EPOLLIN, EVENT_BITS, FLAG_BITS, MAX_EVENTS_LIMIT, formatEvents } from './constants';
+import type { EpItem } from './epitem';
+import { KernelMembers } from './kernel-members';
 import { logger } from './log';
+import { VirtualMembers, rethrowLater } from './virtual-members';
 import { isVirtualSource, type VirtualSource } from './virtual-source';
+import { WakeChannel, type WakeListener } from './wake-channel';
+
+export type { WakeListener } from './wake-channel';
 
 const log = logger('nstack');
 
@@ -57,8 +44,6 @@ export interface ReadyEvent<T> {
 
 /** Called once per ready member; `events` as in ReadyEvent. */
 export type ReadyHandler<T> = (events: number, data: T) => void;
-/** Called on the loop after other threads wrote the wake fd; `count` = sum of the writes. */
-export type WakeListener = (count: bigint) => void;
 
 export interface EventPollOptions {
   /** Most events one onReady() pass delivers before yielding to the loop (default 64, max 1024). */
@@ -74,17 +59,12 @@ interface Waiter<T> {
   timer: NodeJS.Timeout | null;
 }
 
-interface Resources {
-  epWatch: FdWatch;
-  wakeWatch: FdWatch;
-}
-
-// An EventPoll dropped without close() releases its fds when it is garbage-collected. Its
-// FdWatch callbacks hold it weakly for that reason; while it is armed (a handler or a wait()
-// consumes events of member fds) this set keeps it alive, as a listening server would be.
-const orphans = new FinalizationRegistry<Resources>((res) => {
+// An EventPoll dropped without close() releases its fds when it is garbage-collected: its
+// FdWatch callbacks hold it weakly. While it is armed (a handler or a wait() consumes events
+// of member fds) `armedPolls` keeps it alive, as a listening server would be.
+const orphans = new FinalizationRegistry<{ epWatch: FdWatch; wake: WakeChannel }>((res) => {
   res.epWatch.close();
-  res.wakeWatch.close();
+  res.wake.close();
 });
 const armedPolls = new Set<object>();
 
@@ -93,9 +73,10 @@ function checkEvents(events: unknown): number {
     throw new InvalidArgumentError(`events must be an integer mask of EPOLL* bits, got ${String(events)}`);
   }
   const mask = events >>> 0;
-  if ((mask & ~(EVENT_BITS | FLAG_BITS)) >>> 0 !== 0) {
+  const unknown = (mask & ~(EVENT_BITS | FLAG_BITS)) >>> 0;
+  if (unknown !== 0) {
     throw new InvalidArgumentError(
-      `events has unsupported bits ${formatEvents((mask & ~(EVENT_BITS | FLAG_BITS)) >>> 0)}; ` +
+      `events has unsupported bits ${formatEvents(unknown)}; ` +
         'use EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EPOLLERR, EPOLLHUP, EPOLLET, EPOLLONESHOT',
     );
   }
@@ -109,17 +90,6 @@ function checkMaxEvents(maxEvents: unknown): number {
   return maxEvents;
 }
 
-function describe(target: PollTarget): string {
-  return typeof target === 'number' ? `fd ${target}` : 'virtual source';
-}
-
-/** Reports an exception of user code as uncaught, without unwinding the caller. */
-function rethrowLater(err: unknown): void {
-  process.nextTick(() => {
-    throw err;
-  });
-}
-
 /** After a batch of user callbacks: each exception reaches 'uncaughtException'. */
 function throwAll(errors: unknown[]): never {
   for (let i = 1; i < errors.length; i++) rethrowLater(errors[i]);
@@ -128,17 +98,13 @@ function throwAll(errors: unknown[]): never {
 
 export class EventPoll<T = unknown> {
   readonly #epfd: number;
-  readonly #wakeFd: number;
   readonly #epWatch: FdWatch;
-  readonly #wakeWatch: FdWatch;
-  readonly #kernel = new Map<number, EpItem<T>>();
-  readonly #virtual = new Map<VirtualSource, EpItem<T>>();
-  readonly #rdlist = new ReadyList<T>();
-  #seq = 0;
+  readonly #wake: WakeChannel;
+  readonly #kernel: KernelMembers<T>;
+  readonly #virtual: VirtualMembers<T>;
   #kernelFirst = true;
 
   readonly #batch: number;
-  readonly #pairs: Int32Array;
   // Reused by onReady() passes (never by wait(), which may run inside a handler).
   readonly #passItems: Array<EpItem<T> | undefined> = [];
   readonly #passEvents: number[] = [];
@@ -148,58 +114,61 @@ export class EventPoll<T = unknown> {
   #waiters: Waiter<T>[] = [];
   #armed = false;
   #kick: NodeJS.Immediate | null = null;
-
-  #tasks: Array<() => void> = [];
-  #wakeListeners: WakeListener[] = [];
-  #wakeRefd = false;
-
   #ref: boolean;
   #closed = false;
 
   constructor(options: EventPollOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
-    const batch = options.batchSize ?? DEFAULT_MAX_EVENTS;
-    this.#batch = checkMaxEvents(batch);
+    this.#batch = checkMaxEvents(options.batchSize ?? DEFAULT_MAX_EVENTS);
     if (options.ref !== undefined && typeof options.ref !== 'boolean') {
       throw new InvalidArgumentError('options.ref must be a boolean');
     }
     this.#ref = options.ref ?? true;
-    this.#pairs = new Int32Array(2 * MAX_EVENTS_LIMIT);
 
-    const weak = new WeakRef(this);
+    const hooks = EventPoll.#weakHooks(new WeakRef(this));
     const epfd = sys.epollCreate();
     let epWatch: FdWatch;
     try {
-      epWatch = new native.FdWatch(epfd, (status) => {
-        const self = weak.deref();
-        if (self !== undefined) self.#onKernelReady(status);
-      }, native.FdWatch.OWN_FD);
+      epWatch = new native.FdWatch(epfd, hooks.kernelReady, native.FdWatch.OWN_FD);
     } catch (err) {
       sys.close(epfd);
       throw err;
     }
-    let wakeFd = -1;
-    let wakeWatch: FdWatch;
     try {
-      wakeFd = sys.eventfd();
-      wakeWatch = new native.FdWatch(wakeFd, () => {
-        const self = weak.deref();
-        if (self !== undefined) self.#onWake();
-      }, native.FdWatch.OWN_FD);
+      this.#wake = new WakeChannel(hooks.afterWake);
     } catch (err) {
       epWatch.close();
-      if (wakeFd >= 0) sys.close(wakeFd);
       throw err;
     }
     this.#epfd = epfd;
-    this.#wakeFd = wakeFd;
     this.#epWatch = epWatch;
-    this.#wakeWatch = wakeWatch;
-    wakeWatch.start(EPOLLIN);
-    wakeWatch.unref(); // an idle wake channel does not keep the process alive
-    if (!this.#ref) epWatch.unref();
-    orphans.register(this, { epWatch, wakeWatch }, this);
-    log.debug('EventPoll created (epoll fd %d, wake fd %d)', epfd, wakeFd);
+    if (!this.#ref) {
+      epWatch.unref();
+      this.#wake.setRef(false);
+    }
+    this.#kernel = new KernelMembers<T>(epfd);
+    this.#virtual = new VirtualMembers<T>(() => this.#scheduleKick());
+    orphans.register(this, { epWatch, wake: this.#wake }, this);
+    log.debug('EventPoll created (epoll fd %d, wake fd %d)', epfd, this.#wake.fd);
+  }
+
+  /**
+   * The callbacks handed to the FdWatches. They must reach the EventPoll only through the
+   * WeakRef: closures made in the constructor would share its context, which holds `this`
+   * as soon as any of them uses it.
+   */
+  static #weakHooks<T>(weak: WeakRef<EventPoll<T>>) {
+    return {
+      kernelReady: (status: number): void => {
+        const self = weak.deref();
+        if (self !== undefined) self.#onKernelReady(status);
+      },
+      afterWake: (count: bigint, errors: unknown[] | null): void => {
+        const self = weak.deref();
+        if (self !== undefined) self.#afterWake(count);
+        if (errors !== null) throwAll(errors);
+      },
+    };
   }
 
   // ---- membership ------------------------------------------------------------------------
@@ -227,9 +196,10 @@ export class EventPoll<T = unknown> {
     this.#assertOpen('add');
     const mask = checkEvents(events);
     if (typeof target === 'number') {
-      this.#addFd(target, mask, data);
+      this.#kernel.add(target, mask, data);
+      this.#updateArm();
     } else if (isVirtualSource(target)) {
-      this.#addVirtual(target, mask, data);
+      this.#virtual.add(target, mask, data);
     } else {
       throw new InvalidArgumentError('target must be a file descriptor or a virtual source (poll/subscribe/unsubscribe)');
     }
@@ -242,55 +212,37 @@ export class EventPoll<T = unknown> {
   mod(target: PollTarget, events: number, data?: T): void {
     this.#assertOpen('mod');
     const mask = checkEvents(events);
-    const item = this.#find(target);
-    if (item === undefined) throw new NotRegisteredError(`${describe(target)} is not in this EventPoll`);
-    const newData = arguments.length >= 3 ? (data as T) : item.data;
+    const keepData = arguments.length < 3;
     if (typeof target === 'number') {
       try {
-        sys.epollCtl(this.#epfd, 'mod', target, mask, target);
-      } catch (err) {
-        if (!this.#isStale(err)) throw err;
-        this.#kernel.delete(target);
-        item.removed = true;
-        this.#updateArm();
-        throw new NotRegisteredError(`fd ${target} is not in this EventPoll (it was closed without del())`, { cause: err });
+        this.#kernel.mod(target, mask, data as T, keepData);
+      } finally {
+        this.#updateArm(); // a stale entry may have been dropped
       }
-      item.mask = (mask & EVENT_BITS) | ALWAYS_REPORTED;
-      item.flags = (mask & FLAG_BITS) >>> 0;
-      item.data = newData;
-      return;
+    } else if (isVirtualSource(target)) {
+      this.#virtual.mod(target, mask, data as T, keepData);
+    } else {
+      throw new NotRegisteredError('target is not in this EventPoll');
     }
-    item.mask = (mask & EVENT_BITS) | ALWAYS_REPORTED;
-    item.flags = (mask & FLAG_BITS) >>> 0;
-    item.data = newData;
-    this.#queueIfReady(item);
   }
 
   /** Stops watching `target`; its data is never delivered afterwards. Throws NotRegisteredError. */
   del(target: PollTarget): void {
     this.#assertOpen('del');
-    const item = this.#find(target);
-    if (item === undefined) throw new NotRegisteredError(`${describe(target)} is not in this EventPoll`);
-    item.removed = true;
     if (typeof target === 'number') {
-      this.#kernel.delete(target);
-      try {
-        sys.epollCtl(this.#epfd, 'del', target);
-      } catch (err) {
-        if (!this.#isStale(err)) throw err;
-        log.debug('del(fd %d): it was already closed; entry removed', target);
-      }
+      this.#kernel.del(target);
       this.#updateArm();
-      return;
+    } else if (isVirtualSource(target)) {
+      this.#virtual.del(target);
+    } else {
+      throw new NotRegisteredError('target is not in this EventPoll');
     }
-    this.#virtual.delete(target);
-    this.#rdlist.remove(item);
-    if (item.notify !== null) target.unsubscribe(item.notify);
   }
 
   /** Whether `target` is a member. */
   has(target: PollTarget): boolean {
-    return this.#find(target) !== undefined;
+    if (typeof target === 'number') return this.#kernel.has(target);
+    return isVirtualSource(target) && this.#virtual.has(target);
   }
 
   /** Number of members. */
@@ -306,7 +258,7 @@ export class EventPoll<T = unknown> {
 
   /**
    * Resolves with up to `maxEvents` ready members, as soon as there is at least one, or
-   * with [] after `timeoutMs` (-1 = no timeout, 0 = just look), or when wake() interrupts
+   * with [] after `timeoutMs` (-1 = no timeout, 0 = just look), or when a wake-up interrupts
    * it. Rejects with ClosedError if the EventPoll is closed meanwhile, and with
    * InvalidStateError while an onReady() handler is set.
    */
@@ -356,7 +308,7 @@ export class EventPoll<T = unknown> {
     }
     this.#handler = handler;
     this.#updateArm();
-    if (handler !== null && this.#rdlist.size > 0) this.#scheduleKick();
+    if (handler !== null && this.#virtual.queued > 0) this.#scheduleKick();
     return this;
   }
 
@@ -370,10 +322,10 @@ export class EventPoll<T = unknown> {
    * must stop writing it before that.
    */
   get wakeFd(): number {
-    return this.#wakeFd;
+    return this.#wake.fd;
   }
 
-  /** Writes `value` (default 1) to a wake fd from any thread. */
+  /** Writes `value` (default 1) to a wake fd, from any thread. */
   static signalWakeFd(fd: number, value: number | bigint = 1): void {
     sys.eventfdWrite(fd, value);
   }
@@ -381,32 +333,24 @@ export class EventPoll<T = unknown> {
   /** Wakes this EventPoll (see wakeFd). */
   wake(): void {
     this.#assertOpen('wake');
-    sys.eventfdWrite(this.#wakeFd, 1);
+    this.#wake.wake();
   }
 
   /** Runs `task` on the loop at the next wake-up (and causes one). Tasks run in order. */
   post(task: () => void): void {
     this.#assertOpen('post');
-    if (typeof task !== 'function') throw new InvalidArgumentError('task must be a function');
-    this.#tasks.push(task);
-    // A queued task keeps the loop alive until it ran, as setImmediate would.
-    if (!this.#wakeRefd && this.#ref) {
-      this.#wakeWatch.ref();
-      this.#wakeRefd = true;
-    }
-    if (this.#tasks.length === 1) sys.eventfdWrite(this.#wakeFd, 1);
+    this.#wake.post(task);
   }
 
   /** Adds a listener called at each wake-up. */
   onWake(listener: WakeListener): this {
     this.#assertOpen('onWake');
-    if (typeof listener !== 'function') throw new InvalidArgumentError('listener must be a function');
-    this.#wakeListeners = [...this.#wakeListeners, listener];
+    this.#wake.addListener(listener);
     return this;
   }
 
   offWake(listener: WakeListener): this {
-    this.#wakeListeners = this.#wakeListeners.filter((fn) => fn !== listener);
+    this.#wake.removeListener(listener);
     return this;
   }
 
@@ -441,32 +385,18 @@ export class EventPoll<T = unknown> {
       clearImmediate(this.#kick);
       this.#kick = null;
     }
-    this.#epWatch.close();
-    this.#wakeWatch.close();
+    this.#epWatch.close(); // closes the epoll fd: the kernel drops every member
     this.#armed = false;
     armedPolls.delete(this);
-    for (const item of this.#kernel.values()) item.removed = true;
+    this.#wake.close();
     this.#kernel.clear();
-    for (const [source, item] of this.#virtual) {
-      item.removed = true;
-      if (item.notify !== null) {
-        try {
-          source.unsubscribe(item.notify);
-        } catch (err) {
-          rethrowLater(err);
-        }
-      }
-    }
     this.#virtual.clear();
-    this.#rdlist.clear();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
       if (w.timer !== null) clearTimeout(w.timer);
       w.reject(new ClosedError('EventPoll was closed while waiting'));
     }
-    this.#tasks = [];
-    this.#wakeListeners = [];
     this.#handler = null;
     log.debug('EventPoll closed (epoll fd %d)', this.#epfd);
   }
@@ -477,124 +407,13 @@ export class EventPoll<T = unknown> {
     if (this.#closed) throw new ClosedError(`EventPoll is closed (${what})`);
   }
 
-  #find(target: PollTarget): EpItem<T> | undefined {
-    return typeof target === 'number' ? this.#kernel.get(target) : this.#virtual.get(target);
-  }
-
-  /** epoll_ctl failed because the fd was closed without del(). */
-  #isStale(err: unknown): boolean {
-    const code = (err as { code?: unknown }).code;
-    return code === 'ENOENT' || code === 'EBADF';
-  }
-
-  #addFd(fd: number, mask: number, data: T): void {
-    if (!Number.isInteger(fd) || fd < 0) throw new InvalidArgumentError(`fd must be an integer >= 0, got ${fd}`);
-    const stale = this.#kernel.get(fd);
-    try {
-      // data = the fd itself: one registration per fd, and the key of #kernel.
-      sys.epollCtl(this.#epfd, 'add', fd, mask, fd);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'EEXIST') {
-        throw new AlreadyRegisteredError(`fd ${fd} is already in this EventPoll`, { cause: err });
-      }
-      throw err;
-    }
-    if (stale !== undefined) {
-      // The kernel accepted it, so the old entry's fd was closed (and dropped) without del().
-      stale.removed = true;
-      log.debug('add(fd %d): replaces an entry whose fd was closed without del()', fd);
-    }
-    this.#kernel.set(fd, new EpItem<T>(fd, (mask & EVENT_BITS) | ALWAYS_REPORTED, (mask & FLAG_BITS) >>> 0, data));
-    this.#updateArm();
-  }
-
-  #addVirtual(source: VirtualSource, mask: number, data: T): void {
-    if (this.#virtual.has(source)) throw new AlreadyRegisteredError('this virtual source is already in this EventPoll');
-    const item = new EpItem<T>(source, (mask & EVENT_BITS) | ALWAYS_REPORTED, (mask & FLAG_BITS) >>> 0, data);
-    item.notify = (events: number) => this.#onNotify(item, events);
-    source.subscribe(item.notify);
-    this.#virtual.set(source, item);
-    this.#queueIfReady(item);
-  }
-
-  /** ep_insert / ep_modify: a member that is ready right now is queued at once. */
-  #queueIfReady(item: EpItem<T>): void {
-    if (item.linked || item.mask === 0) return;
-    let revents: number;
-    try {
-      revents = (item.target as VirtualSource).poll();
-    } catch (err) {
-      rethrowLater(err);
-      return;
-    }
-    if ((revents & item.mask) !== 0) {
-      this.#rdlist.push(item, this.#seq++);
-      this.#scheduleKick();
-    }
-  }
-
-  /** The notify function given to a virtual source (DMM's event callback). */
-  #onNotify(item: EpItem<T>, events: number): void {
-    if (item.removed || item.mask === 0) return; // gone, or a fired ONESHOT
-    if (events !== 0 && (events & item.mask) === 0) return; // not what it is watched for
-    if (!item.linked) this.#rdlist.push(item, this.#seq++);
-    this.#scheduleKick();
-  }
-
   /** Harvests up to `max` events into items/events from index 0; returns the count. */
   #collect(max: number, items: Array<EpItem<T> | undefined>, events: number[]): number {
     // Alternate which side goes first so that neither starves the other under load.
     const kernelFirst = this.#kernelFirst;
     this.#kernelFirst = !kernelFirst;
-    let n = 0;
-    if (kernelFirst) {
-      n = this.#collectKernel(max, items, events, n);
-      n = this.#collectVirtual(max, items, events, n);
-    } else {
-      n = this.#collectVirtual(max, items, events, n);
-      n = this.#collectKernel(max, items, events, n);
-    }
-    return n;
-  }
-
-  #collectKernel(max: number, items: Array<EpItem<T> | undefined>, events: number[], n: number): number {
-    if (n >= max || this.#kernel.size === 0) return n;
-    const pairs = this.#pairs;
-    const got = sys.epollWaitInto(this.#epfd, pairs, 0, max - n);
-    for (let i = 0; i < got; i++) {
-      const item = this.#kernel.get(pairs[2 * i]);
-      if (item === undefined) continue; // cannot happen: del() removes it from the kernel first
-      items[n] = item;
-      events[n] = pairs[2 * i + 1] >>> 0;
-      n++;
-    }
-    return n;
-  }
-
-  /** ep_send_events for virtual members: re-check, deliver, re-queue level-triggered ones. */
-  #collectVirtual(max: number, items: Array<EpItem<T> | undefined>, events: number[], n: number): number {
-    const list = this.#rdlist;
-    const scanEnd = this.#seq; // items queued from here on belong to the next scan
-    while (n < max) {
-      const item = list.head;
-      if (item === null || item.seq >= scanEnd) break;
-      list.remove(item);
-      if (item.mask === 0) continue;
-      let revents: number;
-      try {
-        revents = ((item.target as VirtualSource).poll() & item.mask) >>> 0;
-      } catch (err) {
-        rethrowLater(err);
-        continue;
-      }
-      if (revents === 0) continue; // no longer ready: dropped until the next notify
-      items[n] = item;
-      events[n] = revents;
-      n++;
-      if (item.flags & EPOLLONESHOT) item.mask = 0;
-      else if ((item.flags & EPOLLET) === 0) list.push(item, this.#seq++);
-    }
-    return n;
+    if (kernelFirst) return this.#virtual.harvest(max, items, events, this.#kernel.harvest(max, items, events, 0));
+    return this.#kernel.harvest(max, items, events, this.#virtual.harvest(max, items, events, 0));
   }
 
   #collectEvents(max: number): ReadyEvent<T>[] {
@@ -630,8 +449,9 @@ export class EventPoll<T = unknown> {
       this.#dispatching = false;
     }
     // Level-triggered virtual members still queued (or a batch that was cut short) get
-    // another pass on the next loop turn, after I/O had its chance.
-    if (this.#rdlist.size > 0) this.#scheduleKick();
+    // another pass on the next turn of the loop, after I/O had its chance. Kernel members
+    // still ready keep the epoll fd readable, so libuv calls again by itself.
+    if (this.#virtual.queued > 0) this.#scheduleKick();
     if (errors !== null) throwAll(errors);
   }
 
@@ -695,41 +515,13 @@ export class EventPoll<T = unknown> {
     else this.#updateArm();
   }
 
-  #onWake(): void {
-    if (this.#closed) return;
-    const count = sys.eventfdRead(this.#wakeFd);
-    let errors: unknown[] | null = null;
-    const tasks = this.#tasks;
-    if (tasks.length > 0) {
-      this.#tasks = [];
-      for (const task of tasks) {
-        try {
-          task();
-        } catch (err) {
-          (errors ??= []).push(err);
-        }
-      }
-    }
-    if (this.#wakeRefd && this.#tasks.length === 0 && !this.#closed) {
-      this.#wakeWatch.unref();
-      this.#wakeRefd = false;
-    }
-    const listeners = this.#wakeListeners;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        listeners[i](count);
-      } catch (err) {
-        (errors ??= []).push(err);
-      }
-    }
-    // Like a signal interrupting epoll_wait: the oldest waiter returns now.
-    if (count > 0n && !this.#closed && this.#waiters.length > 0) {
-      const waiter = this.#waiters.shift() as Waiter<T>;
-      if (waiter.timer !== null) clearTimeout(waiter.timer);
-      waiter.resolve(this.#collectEvents(waiter.max));
-      this.#updateArm();
-    }
-    if (errors !== null) throwAll(errors);
+  /** Like a signal interrupting epoll_wait: the oldest waiter returns now. */
+  #afterWake(count: bigint): void {
+    if (count === 0n || this.#closed || this.#waiters.length === 0) return;
+    const waiter = this.#waiters.shift() as Waiter<T>;
+    if (waiter.timer !== null) clearTimeout(waiter.timer);
+    waiter.resolve(this.#collectEvents(waiter.max));
+    this.#updateArm();
   }
 
   #setRef(on: boolean): void {
@@ -737,22 +529,15 @@ export class EventPoll<T = unknown> {
     if (this.#closed) return;
     if (on) this.#epWatch.ref();
     else this.#epWatch.unref();
+    this.#wake.setRef(on);
     for (const w of this.#waiters) {
-      if (w.timer !== null) {
-        if (on) w.timer.ref();
-        else w.timer.unref();
-      }
+      if (w.timer === null) continue;
+      if (on) w.timer.ref();
+      else w.timer.unref();
     }
     if (this.#kick !== null) {
       if (on) this.#kick.ref();
       else this.#kick.unref();
-    }
-    if (!on && this.#wakeRefd) {
-      this.#wakeWatch.unref();
-      this.#wakeRefd = false;
-    } else if (on && !this.#wakeRefd && this.#tasks.length > 0) {
-      this.#wakeWatch.ref();
-      this.#wakeRefd = true;
     }
   }
 }
