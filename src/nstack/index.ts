@@ -1,0 +1,31 @@
+/** The nStack event engine: EventPoll, virtual sources, event constants, logging. */
+export {
+  EventPoll,
+  type CtlOp,
+  type EventPollOptions,
+  type PollTarget,
+  type ReadyEvent,
+  type ReadyHandler,
+  type WakeListener,
+} from './event-poll';
+export {
+  ManualSource,
+  VirtualSourceBase,
+  isVirtualSource,
+  type ReadyNotify,
+  type VirtualSource,
+} from './virtual-source';
+export * from './constants';
+export {
+  DEFAULT_LOG_LEVEL,
+  LOG_LEVELS,
+  Logger,
+  configureLogging,
+  getLogLevel,
+  logger,
+  parseLogSpec,
+  setLogLevel,
+  setLogSink,
+  type LogLevel,
+  type LogSink,
+} from './log';
