@@ -21,7 +21,12 @@
  * up, with packets in both directions.
  *
  * A failing check ends its case only (the failure is recorded and printed); the program goes
- * on with the next case and exits 1 at the end if any case failed.
+ * on with the next case and exits 1 at the end if any case failed. `test_malicious <text>` runs
+ * only the cases whose name contains <text>; NMIF_TEST_VERBOSE=1 shows the library's log.
+ *
+ * Beyond the fact sheet's list: the interrupt eventfds are one open file description shared
+ * with the peer, so the peer can clear O_NONBLOCK on them; the "irq:" cases check that no
+ * library call (nor the built-in loop) then blocks on the peer's say-so.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -175,6 +180,7 @@ struct side {
   nmif_if_t *iface;
   int connects;
   int disconnects;
+  int rx_irqs;
   char reason[256];
 };
 
@@ -196,13 +202,19 @@ static void on_connect(nmif_if_t *i, void *user) {
   s->connects++;
 }
 
+static void (*disc_hook)(void); /* lets a case act "as the peer" at a precise moment */
+
 static void on_disconnect(nmif_if_t *i, const char *reason, void *user) {
   struct side *s = user;
+  if (disc_hook)
+    disc_hook();
   s->disconnects++;
   snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "(null)");
 }
 
 static void pump(int ms) { nmif_loop_run(T.loop, ms); }
+
+static nmif_socket_t *make_socket(const char *path, uint32_t handshake_ms);
 
 static int master_up(void) { return nmif_if_is_connected(T.master.iface); }
 static int our_side_down_master(void) { return !nmif_if_is_connected(T.master.iface); }
@@ -1627,6 +1639,26 @@ static void peer_leaves(struct peer *p) {
   peer_send(p, &m, NULL, 0);
 }
 
+/* Ends an interrupt case either way a fixed library may choose: it carried on (the peer then
+ * leaves with DISCONNECT) or it treated the stuck eventfd as a violation (our DISCONNECT). */
+static void peer_finish(struct peer *p) {
+  nmif_msg_t m;
+  ssize_t n = peer_recv(p, &m, NULL, NULL, 50);
+  if (n == NMIF_MSG_SIZE && m.type == NMIF_MSG_DISCONNECT) {
+    record_disconnect(p, &m);
+    printf("    our side disconnected: \"%s\"\n", p->disc_reason);
+  } else if (n == -ETIMEDOUT) {
+    peer_leaves(p);
+  } else {
+    FAILF("unexpected reply (%zd bytes, type %u)", n, n > 0 ? m.type : 0);
+  }
+  n = peer_recv(p, &m, NULL, NULL, REPLY_TIMEOUT_MS);
+  if (n != 0)
+    FAILF("connection not closed at the end (%zd)", n);
+  close(p->fd);
+  p->fd = -1;
+}
+
 static void timed_tx(nmif_if_t *iface, const char *what) {
   const void *pk[1] = {"irq"};
   uint32_t ln[1] = {3};
@@ -1666,7 +1698,7 @@ static void x_master_tx_irq_block(struct peer *p) {
   saturate(p->efd[1]);
   make_blocking(p->efd[1]);
   timed_tx(T.master.iface, "master tx");
-  peer_leaves(p);
+  peer_finish(p);
 }
 /* Our master waits on the S2M eventfd itself and acknowledges it. */
 static void x_master_rx_ack_block(struct peer *p) {
@@ -1675,7 +1707,7 @@ static void x_master_rx_ack_block(struct peer *p) {
     FAILF("link not up");
   make_blocking(p->efd[0]); /* counter 0: the peer drained it, or never wrote */
   timed_ack(T.master.iface, "master rx");
-  peer_leaves(p);
+  peer_finish(p);
 }
 /* Our slave transmits on S2M and signals the eventfd it created (the peer holds it too). */
 static void x_slave_tx_irq_block(struct peer *p) {
@@ -1685,13 +1717,98 @@ static void x_slave_tx_irq_block(struct peer *p) {
   saturate(p->ring_fd[0][0]);
   make_blocking(p->ring_fd[0][0]);
   timed_tx(T.slave.iface, "slave tx");
-  peer_leaves(p);
+  peer_finish(p);
 }
 static void x_slave_rx_ack_block(struct peer *p) {
   hm_up(p);
   make_blocking(p->ring_fd[1][0]);
   timed_ack(T.slave.iface, "slave rx");
-  peer_leaves(p);
+  peer_finish(p);
+}
+
+/*
+ * The library's own interrupt handler: our loop reads an rx eventfd after epoll said it was
+ * readable. The peer holds the same eventfd; if it reads the counter between our epoll_wait
+ * and our read(), with O_NONBLOCK cleared, our read() blocks and with it the whole loop (every
+ * interface on every socket it serves). The race is made deterministic: in one epoll batch,
+ * another interface's teardown runs first, and its on_disconnect plays the peer and drains the
+ * eventfd before the interrupt event is dispatched.
+ */
+static struct side irqside;
+static int drain_fd = -1;
+static int drained_before_irq = -1;
+static void on_rx_count(nmif_if_t *i, uint16_t qid, void *user) { ((struct side *)user)->rx_irqs++; }
+static void drain_hook(void) {
+  uint64_t v;
+  drained_before_irq = irqside.rx_irqs == 0;
+  if (drain_fd >= 0 && read(drain_fd, &v, sizeof(v)) != sizeof(v))
+    drained_before_irq = -2;
+}
+static int irq_master_up(void) { return nmif_if_is_connected(irqside.iface); }
+
+static void x_loop_irq_read_block(struct peer *p) {
+  EXPECT_EQ(hs_flow(p, NULL), 1); /* P: a live link on our main master */
+  if (!pump_until(master_up, REPLY_TIMEOUT_MS))
+    FAILF("link not up");
+  /* a second master on its own socket, in interrupt mode with on_rx: its rx eventfd is in
+   * our loop */
+  char path[160];
+  snprintf(path, sizeof(path), "%s/irq.sock", T.dir);
+  nmif_socket_t *sock = make_socket(path, HANDSHAKE_TIMEOUT_MS);
+  nmif_if_args_t a;
+  memset(&a, 0, sizeof(a));
+  a.id = OUR_ID;
+  a.is_master = 1;
+  a.secret = OUR_SECRET;
+  a.on_connect = on_connect;
+  a.on_disconnect = on_disconnect;
+  a.on_rx = on_rx_count;
+  a.user = &irqside;
+  memset(&irqside, 0, sizeof(irqside));
+  EXPECT_EQ(nmif_if_create(sock, &irqside.iface, &a), 0);
+  static struct peer q;
+  memset(&q, 0, sizeof(q));
+  q.fd = -1;
+  peer_connect(&q, path);
+  int up = hs_flow(&q, NULL) == 1 && pump_until(irq_master_up, REPLY_TIMEOUT_MS);
+
+  uint64_t dt = 0;
+  if (up) {
+    make_blocking(q.efd[0]);           /* the S2M eventfd, our rx interrupt */
+    drain_fd = q.efd[0];
+    drained_before_irq = -1;
+    disc_hook = drain_hook;
+    struct out o;
+    hs_default(p, HS_INIT, &o);        /* 1st ready: P's INIT on a live link -> teardown */
+    peer_send(p, &o.m, NULL, 0);
+    uint64_t one = 1;                  /* 2nd ready: q signals our rx interrupt */
+    if (write(q.efd[0], &one, sizeof(one)) != sizeof(one))
+      FAILF("eventfd write: %s", strerror(errno));
+    uint64_t t0 = now_ms();
+    watchdog_start();
+    nmif_loop_run(T.loop, 100);
+    watchdog_stop();
+    dt = now_ms() - t0;
+    disc_hook = NULL;
+    drain_fd = -1;
+    printf("    peer drained before our interrupt read: %s; loop iteration took %llu ms\n",
+           drained_before_irq == 1 ? "yes" : "no", (unsigned long long)dt);
+  }
+  /* clean up the second master before judging */
+  peer_leaves(&q);
+  for (int k = 0; k < 20 && nmif_if_is_connected(irqside.iface); k++)
+    pump(2);
+  peer_release(&q);
+  nmif_if_destroy(irqside.iface);
+  irqside.iface = NULL;
+  nmif_socket_destroy(sock);
+  if (!up)
+    FAILF("second master did not come up");
+  if (drained_before_irq != 1)
+    FAILF("could not order the events as intended (drained_before_irq=%d)", drained_before_irq);
+  if (dt > BLOCK_LIMIT_MS)
+    FAILF("nmif_loop_run blocked %llu ms in the rx interrupt read() (the peer drained the "
+          "eventfd and cleared O_NONBLOCK): the whole loop hangs", (unsigned long long)dt);
 }
 
 /* ---- floods ------------------------------------------------------------------------------- */
@@ -2025,6 +2142,7 @@ static const struct tcase cases[] = {
     MC("irq: master rx ack read blocks", x_master_rx_ack_block, O_PEER_LEFT, 1),
     SC("irq: slave tx write blocks on shared efd", x_slave_tx_irq_block, O_PEER_LEFT),
     SC("irq: slave rx ack read blocks", x_slave_rx_ack_block, O_PEER_LEFT),
+    MC("irq: loop's interrupt read blocks", x_loop_irq_read_block, O_REJECT_BOUND, 1),
     /* ---- floods ---- */
     {"flood: 100 idle connections", OURS_MASTER, NULL, c_connection_flood, O_REJECT, 0, 1},
     MC("flood: pipelined regions, replies unread", c_pipelined_regions, O_PEER_LEFT, 1),
