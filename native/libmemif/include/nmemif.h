@@ -254,8 +254,9 @@ typedef struct nmif_buf {
 
 /* Receives up to max buffers, whole packets only (a chain is returned entirely or not at
  * all). The buffers stay owned by the caller until released by nmif_rx_release. Returns the
- * number of buffers, -ENOTCONN, or -EPROTO if the peer corrupted the ring (the link goes
- * down; counted in drop_bad_desc). */
+ * number of buffers, -ENOTCONN, -ENOBUFS if the next packet's chain alone is longer than max,
+ * or -EPROTO if the peer corrupted the ring (the link goes down; counted in drop_bad_desc).
+ * Zero-length buffers and unknown descriptor flag bits are passed on (ignored), not errors. */
 NMIF_EXTERN int nmif_rx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t max);
 /* Hands the oldest `count` received buffers back to the peer (slave: refills the ring).
  * Returns how many were released. */
@@ -270,7 +271,9 @@ NMIF_EXTERN int nmif_tx_alloc(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, 
  * interrupts. Returns the number of buffers sent. */
 NMIF_EXTERN int nmif_tx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t count);
 /* Copies packets into the ring (chaining across buffers as needed) and publishes them.
- * Returns the number of whole packets sent (stops at the first that does not fit). */
+ * Returns the number of packets consumed: sent, or dropped because they can never fit (empty,
+ * or more than 256 buffers; counted in drop_too_big). Stops at the first that does not fit
+ * now (ring full; counted in drop_ring_full). */
 NMIF_EXTERN int nmif_tx_copy(nmif_if_t *iface, uint16_t qid, const void *const *pkts,
                              const uint32_t *lens, uint16_t count);
 /* Slave only, zero-copy forward: moves received buffers (from nmif_rx_burst on rx_qid, not

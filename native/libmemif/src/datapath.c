@@ -4,6 +4,7 @@
  * checked before use; our own counters live in private copies (nmif__queue_t), never read
  * back from shared memory. A bad value is a protocol violation: the call returns -EPROTO,
  * counts drop_bad_desc, and the control side tears the link down. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,13 +49,16 @@ static inline int desc_in_bounds(const struct nmif_if_s *i, const nmif_desc_t *d
          (uint64_t)d->offset + d->length <= i->regions[d->region].size;
 }
 
-static void signal_peer(nmif__queue_t *q) {
+static void signal_peer(struct nmif_if_s *i, nmif__queue_t *q) {
   /* The receiver owns flags; MASK_INT set means it polls and wants no wake-ups. */
   if (nmif__read_once16(&q->ring->flags) & NMIF_RING_MASK_INT)
     return;
-  uint64_t one = 1;
-  if (write(q->irq_fd, &one, sizeof(one)) == sizeof(one))
+  int r = nmif__irq_write(q->irq_fd);
+  if (r == 0)
     q->stats->irq_sent++;
+  else if (r == -EPERM)
+    nmif__violation(i, q, "peer made the interrupt fd blocking");
+  /* -EAGAIN: the counter is saturated, the peer has a wake-up pending anyway */
 }
 
 /* ---- receive ---------------------------------------------------------------------------- */
@@ -143,6 +147,8 @@ int nmif_rx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t max) {
       if (n == max) { /* the caller's array cannot hold this chain: leave it for later */
         n = start_n;
         pos = start_pos;
+        if (n == 0)
+          return NMIF_ENOBUFS; /* not even one packet fits: say so rather than return 0 */
         goto done;
       }
     }
@@ -290,7 +296,7 @@ int nmif_tx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t count) 
   q->stats->packets += pkts;
   q->stats->bytes += bytes;
   q->stats->bursts++;
-  signal_peer(q);
+  signal_peer(i, q);
   return send;
 }
 

@@ -233,13 +233,10 @@ int nmif_rx_queue_ack(nmif_if_t *i, uint16_t qid) {
   int fd = nmif_rx_queue_fd(i, qid);
   if (fd < 0)
     return fd;
-  uint64_t v;
-  ssize_t n = read(fd, &v, sizeof(v));
-  if (n == sizeof(v)) {
+  int r = nmif__irq_read(fd);
+  if (r == 1)
     nmif__rxq(i, qid)->stats->irq_received++;
-    return 1;
-  }
-  return 0;
+  return r;
 }
 
 /* ---- reconnect and violations ------------------------------------------------------------- */

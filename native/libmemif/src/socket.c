@@ -344,8 +344,7 @@ int nmif_fd_ready(void *token, uint32_t revents) {
   case NMIF_FDK_IRQ: {
     struct nmif_if_s *i = e->ptr;
     uint16_t qid = e->qid;
-    ssize_t n = read(e->fd, &v, sizeof(v));
-    if (n == sizeof(v) && i->connected && !i->destroyed) {
+    if (nmif__irq_read(e->fd) == 1 && i->connected && !i->destroyed) {
       nmif__rxq(i, qid)->stats->irq_received++;
       if (i->on_rx)
         i->on_rx(i, qid, i->user);
