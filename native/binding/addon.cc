@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "fd_watch.h"
+#include "memif_socket.h"
 #include "sys.h"
 
 namespace nmemif {
@@ -14,6 +15,8 @@ class Addon : public Napi::Addon<Addon> {
     DefineAddon(exports, {
                              InstanceValue("FdWatch", FdWatch::Define(env), napi_enumerable),
                              InstanceValue("sys", sys::Define(env), napi_enumerable),
+                             InstanceValue("MemifSocket", MemifSocket::Define(env), napi_enumerable),
+                             InstanceValue("MemifInterface", MemifInterface::Define(env), napi_enumerable),
                              InstanceValue("constants", sys::DefineConstants(env), napi_enumerable),
                          });
   }
