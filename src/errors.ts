@@ -103,6 +103,57 @@ export class NativeLoadError extends NmemifError {
 }
 brand(NativeLoadError, Symbol.for('nmemif.error.NativeLoadError'));
 
+/** A memif socket cannot be used at its path (missing directory, live listener, not a socket, ...). */
+export class SocketPathError extends NmemifError {
+  declare readonly code:
+    | 'ERR_NMEMIF_SOCKET_DIR_MISSING'
+    | 'ERR_NMEMIF_ADDRESS_IN_USE'
+    | 'ERR_NMEMIF_NOT_A_SOCKET'
+    | 'ERR_NMEMIF_PATH_TOO_LONG'
+    | 'ERR_NMEMIF_ACCESS_DENIED';
+  readonly path: string;
+  constructor(message: string, code: SocketPathError['code'], path: string, options?: ErrorOptions) {
+    super(message, code, options);
+    this.name = 'SocketPathError';
+    this.path = path;
+  }
+}
+brand(SocketPathError, Symbol.for('nmemif.error.SocketPathError'));
+
+/** An interface with the same id and role already exists on the socket. */
+export class DuplicateInterfaceError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_DUPLICATE_INTERFACE';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_DUPLICATE_INTERFACE', options);
+    this.name = 'DuplicateInterfaceError';
+  }
+}
+brand(DuplicateInterfaceError, Symbol.for('nmemif.error.DuplicateInterfaceError'));
+
+/** The interface's link is down (a burst on a disconnected interface, or an operation the
+ * disconnect interrupted). `reason` is the peer's or our own description, when known. */
+export class NotConnectedError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_NOT_CONNECTED';
+  readonly reason: string;
+  constructor(message: string, reason = '', options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_NOT_CONNECTED', options);
+    this.name = 'NotConnectedError';
+    this.reason = reason;
+  }
+}
+brand(NotConnectedError, Symbol.for('nmemif.error.NotConnectedError'));
+
+/** The peer broke the memif protocol (bad descriptor, counter out of range...); the link is
+ * being torn down with a DISCONNECT that says why. */
+export class ProtocolError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_PROTOCOL';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_PROTOCOL', options);
+    this.name = 'ProtocolError';
+  }
+}
+brand(ProtocolError, Symbol.for('nmemif.error.ProtocolError'));
+
 /** Every `code` defined above, as a literal type. */
 export type NmemifErrorCode =
   | 'ERR_NMEMIF'
@@ -111,4 +162,8 @@ export type NmemifErrorCode =
   | ClosedError['code']
   | AlreadyRegisteredError['code']
   | NotRegisteredError['code']
-  | NativeLoadError['code'];
+  | NativeLoadError['code']
+  | SocketPathError['code']
+  | DuplicateInterfaceError['code']
+  | NotConnectedError['code']
+  | ProtocolError['code'];

@@ -86,8 +86,111 @@ export interface NativeConstants {
   readonly FDWATCH_OWN_FD: number;
 }
 
+/** [kind (1 connect, 2 disconnect, 3 rx), interface handle, queue, reason] */
+export type NativeLinkEvent = [number, number, number, string];
+
+export interface NativeMemifSocket {
+  fdReady(token: number, revents: number): NativeLinkEvent[];
+  takeEvents(): NativeLinkEvent[];
+  close(): NativeLinkEvent[];
+  readonly path: string | null;
+  readonly listenerFd: number;
+}
+
+export interface NativeMemifSocketConstructor {
+  new (
+    options: {
+      path: string;
+      appName: string;
+      reconnectMinMs: number;
+      reconnectMaxMs: number;
+      handshakeTimeoutMs: number;
+      allowUnsealedRegions: boolean;
+    },
+    fdUpdate: (fd: number, op: number, events: number, token: number) => void,
+  ): NativeMemifSocket;
+}
+
+export interface NativeQueueStats {
+  packets: number;
+  bytes: number;
+  dropRingFull: number;
+  dropBadDesc: number;
+  dropTooBig: number;
+  bursts: number;
+  irqSent: number;
+  irqReceived: number;
+}
+
+export interface NativeDetails {
+  id: number;
+  role: 'master' | 'slave';
+  connected: boolean;
+  mode: number;
+  log2RingSize: number;
+  rxQueues: number;
+  txQueues: number;
+  bufferSize: number;
+  regionSizes: number[];
+  name: string;
+  peerName: string;
+  peerAppName: string;
+  socketPath: string;
+  lastDisconnectReason: string;
+}
+
+export interface NativeRingDetails {
+  head: number;
+  tail: number;
+  flags: number;
+  size: number;
+  region: number;
+  offset: number;
+  irqFd: number;
+}
+
+/** Burst calls return a count, or a negative errno (-107 ENOTCONN, -71 EPROTO, ...). */
+export interface NativeMemifInterface {
+  rxBurst(qid: number, batch: Uint32Array, max: number): number;
+  rxRelease(qid: number, count: number): number;
+  txAlloc(qid: number, batch: Uint32Array, max: number): number;
+  txBurst(qid: number, batch: Uint32Array, count: number): number;
+  txSwap(rxQid: number, txQid: number, batch: Uint32Array, count: number): number;
+  txCopy(qid: number, packets: Uint8Array[]): number;
+  regions(): ArrayBuffer[];
+  details(): NativeDetails;
+  ringDetails(isTx: boolean, qid: number): NativeRingDetails;
+  stats(): { rx: NativeQueueStats[]; tx: NativeQueueStats[] };
+  setRxMode(qid: number, mode: number): void;
+  rxQueueFd(qid: number): number;
+  disconnect(reason?: string): number;
+  destroy(): void;
+  readonly handle: number;
+  readonly connected: boolean;
+}
+
+export interface NativeMemifInterfaceConstructor {
+  new (
+    socket: NativeMemifSocket,
+    options: {
+      id: number;
+      isMaster: boolean;
+      mode: number;
+      name: string;
+      secret: string;
+      rxQueues: number;
+      txQueues: number;
+      log2RingSize: number;
+      bufferSize: number;
+      interrupts: boolean;
+    },
+  ): NativeMemifInterface;
+}
+
 export interface NativeAddon {
   readonly FdWatch: FdWatchConstructor;
+  readonly MemifSocket: NativeMemifSocketConstructor;
+  readonly MemifInterface: NativeMemifInterfaceConstructor;
   readonly sys: NativeSys;
   readonly constants: NativeConstants;
 }

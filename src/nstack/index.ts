@@ -16,6 +16,7 @@ export {
   type VirtualSource,
 } from './virtual-source';
 export * from './constants';
+export { Engine, defaultEngine, type EventHandler } from './engine';
 export {
   DEFAULT_LOG_LEVEL,
   LOG_LEVELS,

@@ -1,0 +1,4 @@
+/** nmemif: memif for Node.js. */
+export * from './memif';
+export * from './errors';
+export { EventPoll, Engine, defaultEngine, setLogLevel, configureLogging, logger } from './nstack';

@@ -1,0 +1,143 @@
+/**
+ * PacketBatch: a reusable array of buffer descriptors that burst calls fill in one native
+ * call, plus zero-copy access to the bytes.
+ *
+ * Each buffer takes 6 u32 words laid out as the C library's nmif_buf_t: data pointer (2 words,
+ * unused here), length, offset in its region, region | flags << 16, ring slot | queue << 16.
+ * `view(i)` is a Uint8Array over the region's ArrayBuffer itself (its `.buffer` is the region,
+ * its `byteOffset` the descriptor offset): nothing is copied. Views are cached per buffer
+ * position and reused while the length matches, so steady traffic allocates nothing; the
+ * allocation-free accessors (`regionBytes()`, `offset()`, `len()`) never allocate at all.
+ *
+ * A chain (a packet larger than one buffer) is several consecutive buffers, every one but the
+ * last with `hasNext(i)`; `packetEnd(i)` and `copyPacket(i, dst)` walk it.
+ */
+import { InvalidArgumentError } from '../errors';
+
+export const WORDS_PER_BUFFER = 6;
+const W_LEN = 2;
+const W_OFFSET = 3;
+const W_REGION_FLAGS = 4;
+const W_SLOT_QUEUE = 5;
+const FLAG_NEXT = 1;
+
+export class PacketBatch {
+  /** How many buffers the batch holds. */
+  readonly capacity: number;
+  /** The descriptor words the native burst calls read and write. */
+  readonly words: Uint32Array;
+  /** Buffers currently described (set by rx/alloc calls). */
+  count = 0;
+  #regions: readonly Uint8Array[] = [];
+  #views: (Uint8Array | undefined)[];
+
+  constructor(capacity = 256) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 4096) {
+      throw new InvalidArgumentError(`batch capacity must be an integer from 1 to 4096, got ${capacity}`);
+    }
+    this.capacity = capacity;
+    this.words = new Uint32Array(new ArrayBuffer(capacity * WORDS_PER_BUFFER * 4)); // 8-aligned
+    this.#views = new Array(capacity);
+  }
+
+  /** Called by the interface before a burst: the regions the descriptors point into. */
+  bindRegions(regions: readonly Uint8Array[]): void {
+    if (regions !== this.#regions) {
+      this.#regions = regions;
+      this.#views.fill(undefined); // views of an older mapping are stale (and detached)
+    }
+  }
+
+  len(i: number): number {
+    return this.words[i * WORDS_PER_BUFFER + W_LEN];
+  }
+
+  offset(i: number): number {
+    return this.words[i * WORDS_PER_BUFFER + W_OFFSET];
+  }
+
+  region(i: number): number {
+    return this.words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] & 0xffff;
+  }
+
+  hasNext(i: number): boolean {
+    return ((this.words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] >>> 16) & FLAG_NEXT) !== 0;
+  }
+
+  /** Free-running ring position of buffer i. */
+  slot(i: number): number {
+    return this.words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] & 0xffff;
+  }
+
+  queue(i: number): number {
+    return this.words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] >>> 16;
+  }
+
+  /** The whole region buffer i lives in; index it from offset(i) for len(i) bytes. */
+  regionBytes(i: number): Uint8Array {
+    const r = this.#regions[this.region(i)];
+    if (r === undefined) throw new InvalidArgumentError(`buffer ${i} points into region ${this.region(i)}, which is not mapped`);
+    return r;
+  }
+
+  /** Zero-copy view of buffer i (cached; reused while its offset and length stay the same). */
+  view(i: number): Uint8Array {
+    const len = this.len(i);
+    const off = this.offset(i);
+    const cached = this.#views[i];
+    if (cached !== undefined && cached.byteOffset === off && cached.byteLength === len && cached.buffer === this.regionBytes(i).buffer) {
+      return cached;
+    }
+    const r = this.regionBytes(i);
+    const v = new Uint8Array(r.buffer, r.byteOffset + off, len);
+    this.#views[i] = v;
+    return v;
+  }
+
+  /** For tx: the number of bytes to send from buffer i (at most its capacity). */
+  setLen(i: number, len: number): void {
+    this.words[i * WORDS_PER_BUFFER + W_LEN] = len;
+  }
+
+  /** For tx: whether the packet continues in buffer i + 1. */
+  setNext(i: number, next: boolean): void {
+    const k = i * WORDS_PER_BUFFER + W_REGION_FLAGS;
+    this.words[k] = (this.words[k] & 0xffff) | (next ? FLAG_NEXT << 16 : 0);
+  }
+
+  /** Index just past the packet (chain) that starts at buffer i. */
+  packetEnd(i: number): number {
+    while (i < this.count && this.hasNext(i)) i++;
+    return i + 1;
+  }
+
+  /** Total bytes of the packet starting at buffer i. */
+  packetLength(i: number): number {
+    let n = 0;
+    const end = this.packetEnd(i);
+    for (let k = i; k < end; k++) n += this.len(k);
+    return n;
+  }
+
+  /** Copies the packet starting at buffer i into dst (gathering a chain); returns its length. */
+  copyPacket(i: number, dst: Uint8Array, dstOffset = 0): number {
+    const end = this.packetEnd(i);
+    let at = dstOffset;
+    for (let k = i; k < end; k++) {
+      const r = this.regionBytes(k);
+      const off = this.offset(k);
+      const len = this.len(k);
+      if (at + len > dst.length) throw new InvalidArgumentError(`destination too small for a packet of ${this.packetLength(i)} bytes`);
+      dst.set(r.subarray(off, off + len), at);
+      at += len;
+    }
+    return at - dstOffset;
+  }
+
+  /** Number of whole packets described. */
+  packetCount(): number {
+    let n = 0;
+    for (let k = 0; k < this.count; k++) if (!this.hasNext(k)) n++;
+    return n;
+  }
+}

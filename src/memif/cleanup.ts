@@ -1,0 +1,49 @@
+/**
+ * Resource recovery at exit: on process exit and on SIGINT/SIGTERM every open socket is
+ * closed, so peers get a DISCONNECT and socket files this process created are removed.
+ * The signal handlers are installed with the first socket; when the program has no handler of
+ * its own, the signal is raised again after cleanup so the process still ends as it would have.
+ */
+import type { MemifSocket } from './socket';
+
+const open = new Set<MemifSocket>();
+let installed = false;
+
+export function trackSocket(sock: MemifSocket): void {
+  open.add(sock);
+  if (!installed) install();
+}
+
+export function untrackSocket(sock: MemifSocket): void {
+  open.delete(sock);
+}
+
+/** Closes every open socket of this thread. */
+export function closeAllSockets(): void {
+  for (const s of [...open]) {
+    try {
+      s.close();
+    } catch {
+      // best effort at exit
+    }
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  closeAllSockets();
+  if (process.listenerCount(signal) === 1) {
+    // Only ours: behave as if we had never listened.
+    process.removeListener(signal, onSignal);
+    process.kill(process.pid, signal);
+  }
+}
+
+function install(): void {
+  installed = true;
+  process.on('exit', closeAllSockets);
+  // Signals are process-wide: only the main thread handles them.
+  if (require('node:worker_threads').isMainThread) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+}

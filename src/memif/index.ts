@@ -1,0 +1,16 @@
+/** The TypeScript memif API. */
+export { MemifSocket } from './socket';
+export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type QueueDetails } from './interface';
+export { PacketBatch, WORDS_PER_BUFFER } from './batch';
+export { closeAllSockets } from './cleanup';
+export {
+  DEFAULT_SOCKET_PATH,
+  interfaceDefaults,
+  socketDefaults,
+  type InterfaceOptions,
+  type Mode,
+  type Role,
+  type RoleName,
+  type RxMode,
+  type SocketOptions,
+} from './options';

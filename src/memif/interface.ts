@@ -1,0 +1,351 @@
+/**
+ * MemifInterface: one memif interface (either role) on a MemifSocket.
+ *
+ * Events: 'connect', 'disconnect' (reason: the peer's DISCONNECT string or ours), 'rx' (queue),
+ * 'error'. Data path, all zero-copy and batched (one native call per burst):
+ *   rx(queue, batch)          fill `batch` with received buffers (views over shared memory)
+ *   refill(queue, batch|n)    hand them back to the peer (until then they are yours)
+ *   alloc(queue, batch)       reserve tx buffers; write in place, setLen()/setNext()
+ *   tx(queue, batch, count)   publish them
+ *   swap(rxQ, txQ, batch)     slave only: forward received buffers without copying
+ *   send(queue, data)         copy one packet or an array of packets
+ *
+ * rx modes: 'interrupt' (the peer signals; 'rx' fires), 'polling' (the peer never signals;
+ * 'rx' fires on every turn of the event loop, busy-polling), 'adaptive' (interrupt while idle;
+ * after an interrupt the queue is polled each turn until it is empty twice in a row, then
+ * interrupts are re-enabled and the queue is checked once more so nothing is missed).
+ */
+import { EventEmitter } from 'eventemitter3';
+import { ClosedError, InvalidArgumentError, NotConnectedError } from '../errors';
+import type { NativeDetails, NativeMemifInterface, NativeMemifSocket, NativeQueueStats, NativeRingDetails } from '../native';
+import { native } from '../native';
+import { logger } from '../nstack/log';
+import { PacketBatch } from './batch';
+import { burstError } from './native-errors';
+import { MODES, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
+import type { MemifSocket } from './socket';
+
+const log = logger('memif');
+
+export interface InterfaceEvents {
+  connect: [];
+  disconnect: [reason: string];
+  rx: [queue: number];
+  error: [err: Error];
+}
+
+const EV_CONNECT = 1;
+const EV_DISCONNECT = 2;
+const EV_RX = 3;
+const RX_INTERRUPT = 0;
+const RX_POLLING = 1;
+/** Adaptive: consecutive empty polls before going back to interrupts. */
+const ADAPTIVE_IDLE_POLLS = 2;
+
+export interface QueueDetails extends NativeRingDetails {
+  queue: number;
+  direction: 'rx' | 'tx';
+}
+
+export interface InterfaceDetails extends Omit<NativeDetails, 'mode'> {
+  mode: string;
+  rings: QueueDetails[];
+}
+
+/** @internal called by the socket when the C library reports a link event. */
+export function linkEvent(iface: MemifInterface, kind: number, qid: number, reason: string): void {
+  iface[kLinkEvent](kind, qid, reason);
+}
+const kLinkEvent = Symbol('linkEvent');
+
+export class MemifInterface extends EventEmitter<InterfaceEvents> {
+  readonly socket: MemifSocket;
+  readonly options: ResolvedInterfaceOptions;
+  readonly role: Role;
+  readonly id: number;
+  #native: NativeMemifInterface | null;
+  #onClose: (iface: MemifInterface) => void;
+  #regions: Uint8Array[] | null = null;
+  #connected = false;
+  #lastReason = '';
+  #rxModes: RxMode[];
+  /** Queues currently polled on each loop turn (polling mode, or adaptive while busy). */
+  #polled = new Set<number>();
+  #idle: number[];
+  /** rx() returned packets since the last poll tick (adaptive: busy). */
+  #busy: boolean[];
+  #pollTimer: NodeJS.Immediate | null = null;
+
+  /** @internal use socket.createInterface() */
+  constructor(socket: MemifSocket, nsock: NativeMemifSocket, options: ResolvedInterfaceOptions, onClose: (iface: MemifInterface) => void) {
+    super();
+    this.socket = socket;
+    this.options = options;
+    this.role = options.role;
+    this.id = options.id;
+    this.#onClose = onClose;
+    this.#rxModes = new Array(options.rxQueues).fill(options.rxMode);
+    this.#idle = new Array(options.rxQueues).fill(0);
+    this.#busy = new Array(options.rxQueues).fill(false);
+    this.#native = new native.MemifInterface(nsock, {
+      id: options.id,
+      isMaster: options.role === 'master',
+      mode: MODES[options.mode],
+      name: options.name,
+      secret: options.secret,
+      rxQueues: options.rxQueues,
+      txQueues: options.txQueues,
+      log2RingSize: options.log2RingSize,
+      bufferSize: options.bufferSize,
+      interrupts: true,
+    });
+  }
+
+  /** @internal handle of the native object, unique per socket */
+  get handle(): number {
+    return this.#native?.handle ?? -1;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  /** Why the link last went down ('' if it never did). */
+  get lastDisconnectReason(): string {
+    return this.#lastReason;
+  }
+
+  // ---- data path ---------------------------------------------------------------------------
+
+  /** Receives up to batch.capacity buffers (whole packets) on `queue`; returns the count. */
+  rx(queue: number, batch: PacketBatch): number {
+    const nat = this.#live('rx');
+    const n = nat.rxBurst(queue, batch.words, batch.capacity);
+    if (n < 0) throw this.#burstError(n, 'rx');
+    batch.count = n;
+    if (n > 0) batch.bindRegions(this.#regionViews(nat));
+    if (n > 0) this.#busy[queue] = true;
+    return n;
+  }
+
+  /** Releases received buffers to the peer: a whole batch (batch.count) or a count. */
+  refill(queue: number, what: PacketBatch | number): number {
+    const nat = this.#live('refill');
+    const count = typeof what === 'number' ? what : what.count;
+    const n = nat.rxRelease(queue, count);
+    if (n < 0) throw this.#burstError(n, 'refill');
+    if (typeof what !== 'number') what.count = 0;
+    return n;
+  }
+
+  /** Reserves up to `max` tx buffers; each comes with its capacity as len(). */
+  alloc(queue: number, batch: PacketBatch, max = batch.capacity): number {
+    const nat = this.#live('alloc');
+    const n = nat.txAlloc(queue, batch.words, Math.min(max, batch.capacity));
+    if (n < 0) throw this.#burstError(n, 'alloc');
+    batch.count = n;
+    if (n > 0) batch.bindRegions(this.#regionViews(nat));
+    return n;
+  }
+
+  /** Publishes the first `count` buffers of the last alloc()/swap(); returns buffers sent. */
+  tx(queue: number, batch: PacketBatch, count = batch.count): number {
+    const nat = this.#live('tx');
+    const n = nat.txBurst(queue, batch.words, count);
+    if (n < 0) throw this.#burstError(n, 'tx');
+    return n;
+  }
+
+  /**
+   * Slave only, zero-copy forward: moves the received buffers in `batch` (from rx on rxQueue)
+   * into tx slots of txQueue by swapping descriptors, no bytes copied. The batch then
+   * describes the tx buffers: send them with tx(txQueue, batch, moved), and refill(rxQueue, n)
+   * as usual. Returns how many buffers were moved (whole packets; fewer if the ring is full).
+   */
+  swap(rxQueue: number, txQueue: number, batch: PacketBatch, count = batch.count): number {
+    const nat = this.#live('swap');
+    const n = nat.txSwap(rxQueue, txQueue, batch.words, count);
+    if (n < 0) throw this.#burstError(n, 'swap');
+    return n;
+  }
+
+  /** Copies packets into the tx ring; returns how many were taken (sent, or dropped as too big). */
+  send(queue: number, data: Uint8Array | Uint8Array[]): number {
+    const nat = this.#live('send');
+    const pkts = data instanceof Uint8Array ? [data] : data;
+    if (!Array.isArray(pkts)) throw new InvalidArgumentError('send() takes a Uint8Array or an array of them');
+    let done = 0;
+    while (done < pkts.length) {
+      const chunk = done === 0 && pkts.length <= 256 ? pkts : pkts.slice(done, done + 256);
+      const n = nat.txCopy(queue, chunk);
+      if (n < 0) throw this.#burstError(n, 'send');
+      done += n;
+      if (n < chunk.length) break; // ring full
+    }
+    return done;
+  }
+
+  // ---- control -----------------------------------------------------------------------------
+
+  /** Changes a queue's rx mode at run time (kept across reconnects). */
+  setRxMode(queue: number, mode: RxMode): void {
+    if (!Number.isInteger(queue) || queue < 0 || queue >= this.options.rxQueues) {
+      throw new InvalidArgumentError(`queue must be an integer from 0 to ${this.options.rxQueues - 1}, got ${queue}`);
+    }
+    if (mode !== 'interrupt' && mode !== 'polling' && mode !== 'adaptive') {
+      throw new InvalidArgumentError(`rx mode must be "interrupt", "polling" or "adaptive", got ${JSON.stringify(mode)}`);
+    }
+    this.#rxModes[queue] = mode;
+    if (this.#connected) this.#applyRxMode(queue);
+  }
+
+  rxMode(queue: number): RxMode {
+    return this.#rxModes[queue];
+  }
+
+  /** Interface and ring details (sizes, head/tail, regions, peer names). */
+  details(): InterfaceDetails {
+    const nat = this.#live('details');
+    const d = nat.details();
+    const rings: QueueDetails[] = [];
+    if (d.connected) {
+      for (const [dir, count] of [['rx', d.rxQueues], ['tx', d.txQueues]] as const) {
+        for (let q = 0; q < count; q++) rings.push({ queue: q, direction: dir, ...nat.ringDetails(dir === 'tx', q) });
+      }
+    }
+    const mode = Object.keys(MODES).find((k) => MODES[k as keyof typeof MODES] === d.mode) ?? String(d.mode);
+    return { ...d, mode, rings };
+  }
+
+  /** Per-queue counters (packets, bytes, drops by reason, interrupts). */
+  stats(): { rx: NativeQueueStats[]; tx: NativeQueueStats[] } {
+    return this.#live('stats').stats();
+  }
+
+  /** Takes the link down with a DISCONNECT carrying `reason`; a slave reconnects afterwards. */
+  disconnect(reason = 'disconnected by application'): void {
+    const nat = this.#live('disconnect');
+    nat.disconnect(reason);
+    this.socket.flushEvents();
+  }
+
+  /** Closes the interface (the peer gets DISCONNECT "interface deleted"). */
+  close(): void {
+    const nat = this.#native;
+    if (nat === null) return;
+    nat.destroy();
+    this.socket.flushEvents(); // delivers our own 'disconnect' while we are still registered
+    this.orphan();
+  }
+
+  /** @internal the C object is gone (closed, or its socket was closed). */
+  orphan(): void {
+    if (this.#native === null) return;
+    this.#native = null;
+    this.#regions = null;
+    this.#connected = false;
+    this.#stopPolling();
+    this.#onClose(this);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  [kLinkEvent](kind: number, qid: number, reason: string): void {
+    if (kind === EV_CONNECT) {
+      this.#connected = true;
+      this.#regions = null;
+      for (let q = 0; q < this.options.rxQueues; q++) this.#applyRxMode(q);
+      log.info('interface %d (%s) on %s: link up', this.id, this.role, this.socket.path);
+      this.emit('connect');
+    } else if (kind === EV_DISCONNECT) {
+      const was = this.#connected;
+      this.#connected = false;
+      this.#regions = null;
+      this.#lastReason = reason;
+      this.#stopPolling();
+      log.info('interface %d (%s) on %s: link down: %s', this.id, this.role, this.socket.path, reason);
+      if (was || this.listenerCount('disconnect') > 0) this.emit('disconnect', reason);
+    } else if (kind === EV_RX) {
+      if (this.#rxModes[qid] === 'adaptive' && !this.#polled.has(qid)) this.#startPolling(qid);
+      this.emit('rx', qid);
+    }
+  }
+
+  #applyRxMode(queue: number): void {
+    const nat = this.#native;
+    if (nat === null || queue >= nat.details().rxQueues) return;
+    const mode = this.#rxModes[queue];
+    if (mode === 'polling') {
+      nat.setRxMode(queue, RX_POLLING);
+      this.#startPolling(queue);
+    } else {
+      this.#polled.delete(queue);
+      nat.setRxMode(queue, RX_INTERRUPT);
+      // Packets may have arrived while masked: look once.
+      this.#emitSoon(queue);
+    }
+  }
+
+  #startPolling(queue: number): void {
+    const nat = this.#native;
+    if (nat === null) return;
+    if (this.#rxModes[queue] === 'adaptive') nat.setRxMode(queue, RX_POLLING);
+    this.#polled.add(queue);
+    this.#idle[queue] = 0;
+    this.#schedulePoll();
+  }
+
+  #schedulePoll(): void {
+    if (this.#pollTimer === null && this.#polled.size > 0) this.#pollTimer = setImmediate(() => this.#pollTick());
+  }
+
+  #pollTick(): void {
+    this.#pollTimer = null;
+    if (!this.#connected) return;
+    for (const q of this.#polled) {
+      this.#idle[q] = this.#busy[q] ? 0 : this.#idle[q] + 1;
+      this.#busy[q] = false;
+      if (this.#rxModes[q] === 'adaptive' && this.#idle[q] >= ADAPTIVE_IDLE_POLLS) {
+        this.#polled.delete(q);
+        this.#native?.setRxMode(q, RX_INTERRUPT);
+        this.emit('rx', q); // the re-check after unmasking
+        continue;
+      }
+      this.emit('rx', q);
+    }
+    this.#schedulePoll();
+  }
+
+  #emitSoon(queue: number): void {
+    setImmediate(() => {
+      if (this.#connected) this.emit('rx', queue);
+    });
+  }
+
+  #stopPolling(): void {
+    this.#polled.clear();
+    if (this.#pollTimer !== null) clearImmediate(this.#pollTimer);
+    this.#pollTimer = null;
+  }
+
+  #regionViews(nat: NativeMemifInterface): Uint8Array[] {
+    if (this.#regions === null) this.#regions = nat.regions().map((ab) => new Uint8Array(ab));
+    return this.#regions;
+  }
+
+  #live(what: string): NativeMemifInterface {
+    if (this.#native === null) throw new ClosedError(`${what}: interface ${this.id} is closed`);
+    return this.#native;
+  }
+
+  #burstError(ret: number, what: string): Error {
+    if (ret === -71) this.socket.flushEvents();
+    return burstError(ret, what, this.#lastReason);
+  }
+}
+
+export { PacketBatch, NotConnectedError };

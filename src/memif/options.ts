@@ -1,0 +1,179 @@
+/**
+ * Options of sockets and interfaces: defaults in one place, validated at the edge with
+ * messages that say what to fix (every failure is an InvalidArgumentError,
+ * code ERR_NMEMIF_INVALID_ARG).
+ */
+import { InvalidArgumentError } from '../errors';
+
+export type Role = 'master' | 'slave';
+/** DPDK's names for the roles are accepted too. */
+export type RoleName = Role | 'server' | 'client';
+export type Mode = 'ethernet' | 'ip' | 'punt-inject';
+/**
+ * interrupt: the peer signals after each burst and `rx` events fire;
+ * polling: the peer never signals, the application polls;
+ * adaptive: interrupt while idle, polling while busy (switches per queue).
+ */
+export type RxMode = 'interrupt' | 'polling' | 'adaptive';
+
+export const MODES: Record<Mode, number> = { ethernet: 0, ip: 1, 'punt-inject': 2 };
+
+export interface SocketOptions {
+  /** Filesystem path, or '@name' for an abstract socket. Default '/run/vpp/memif.sock'. */
+  path?: string;
+  /** Sent to peers in HELLO/INIT (at most 31 bytes). Default 'nmemif'. */
+  appName?: string;
+  /** Client reconnect backoff, ms (defaults 100 and 2000). */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** A connection must complete its handshake within this time, ms (default 3000). */
+  handshakeTimeoutMs?: number;
+  /** Accept peer regions that cannot be sealed against shrinking (unsafe; default false). */
+  allowUnsealedRegions?: boolean;
+}
+
+export interface InterfaceOptions {
+  role?: RoleName;
+  /** Interface id, matched by the master (default 0). */
+  id?: number;
+  /** Interface name sent in CONNECT/CONNECTED (at most 31 bytes). */
+  name?: string;
+  /** Shared secret, at most 23 bytes. */
+  secret?: string;
+  mode?: Mode;
+  /** Queues in each direction, 1..255 (default 1). A master accepts up to these many. */
+  rxQueues?: number;
+  txQueues?: number;
+  /** log2 of the ring size, 1..14 (default 10: 1024 slots). */
+  log2RingSize?: number;
+  /** Buffer size in bytes, 64..65535 (default 2048; the slave's choice). */
+  bufferSize?: number;
+  rxMode?: RxMode;
+}
+
+export interface ResolvedSocketOptions {
+  path: string;
+  appName: string;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  handshakeTimeoutMs: number;
+  allowUnsealedRegions: boolean;
+}
+
+export interface ResolvedInterfaceOptions {
+  role: Role;
+  id: number;
+  name: string;
+  secret: string;
+  mode: Mode;
+  rxQueues: number;
+  txQueues: number;
+  log2RingSize: number;
+  bufferSize: number;
+  rxMode: RxMode;
+}
+
+export const DEFAULT_SOCKET_PATH = '/run/vpp/memif.sock';
+
+export const socketDefaults: ResolvedSocketOptions = {
+  path: DEFAULT_SOCKET_PATH,
+  appName: 'nmemif',
+  reconnectMinMs: 100,
+  reconnectMaxMs: 2000,
+  handshakeTimeoutMs: 3000,
+  allowUnsealedRegions: false,
+};
+
+export const interfaceDefaults: ResolvedInterfaceOptions = {
+  role: 'slave',
+  id: 0,
+  name: '',
+  secret: '',
+  mode: 'ethernet',
+  rxQueues: 1,
+  txQueues: 1,
+  log2RingSize: 10,
+  bufferSize: 2048,
+  rxMode: 'interrupt',
+};
+
+function bad(what: string): never {
+  throw new InvalidArgumentError(what);
+}
+
+function int(name: string, v: unknown, min: number, max: number, hint = ''): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad(`${name} must be an integer from ${min} to ${max}${hint}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function str(name: string, v: unknown, maxBytes: number): string {
+  if (typeof v !== 'string') bad(`${name} must be a string, got ${typeof v}`);
+  if (v.includes('\0')) bad(`${name} must not contain NUL characters`);
+  if (Buffer.byteLength(v) > maxBytes) bad(`${name} must be at most ${maxBytes} bytes, got ${Buffer.byteLength(v)}`);
+  return v;
+}
+
+function checkKeys(what: string, opts: object, allowed: object): void {
+  for (const k of Object.keys(opts)) {
+    if (!(k in allowed)) bad(`unknown ${what} option "${k}"; known options: ${Object.keys(allowed).join(', ')}`);
+  }
+}
+
+export function resolveSocketOptions(opts: SocketOptions | string = {}): ResolvedSocketOptions {
+  if (typeof opts === 'string') opts = { path: opts };
+  if (typeof opts !== 'object' || opts === null) bad('socket options must be an object or a path string');
+  checkKeys('socket', opts, socketDefaults);
+  const o = { ...socketDefaults, ...stripUndefined(opts) };
+  str('path', o.path, 107);
+  if (o.path === '' || o.path === '@') bad('path must name a socket: a filesystem path or "@name"');
+  if (!o.path.startsWith('@') && !o.path.startsWith('/') && !o.path.startsWith('.')) {
+    // relative paths are fine too, but say clearly what an abstract name looks like
+    if (o.path.startsWith('abstract:')) bad(`path "${o.path}": write abstract names as "@name"`);
+  }
+  str('appName', o.appName, 31);
+  int('reconnectMinMs', o.reconnectMinMs, 1, 3_600_000);
+  int('reconnectMaxMs', o.reconnectMaxMs, o.reconnectMinMs, 3_600_000, ' (and at least reconnectMinMs)');
+  int('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, 3_600_000);
+  if (typeof o.allowUnsealedRegions !== 'boolean') bad('allowUnsealedRegions must be a boolean');
+  return o;
+}
+
+export function normalizeRole(v: unknown): Role {
+  switch (v) {
+    case 'master':
+    case 'server':
+      return 'master';
+    case 'slave':
+    case 'client':
+      return 'slave';
+    default:
+      return bad(`role must be "master" (or "server") or "slave" (or "client"), got ${JSON.stringify(v)}`);
+  }
+}
+
+export function resolveInterfaceOptions(opts: InterfaceOptions = {}): ResolvedInterfaceOptions {
+  if (typeof opts !== 'object' || opts === null) bad('interface options must be an object');
+  checkKeys('interface', opts, interfaceDefaults);
+  const o = { ...interfaceDefaults, ...stripUndefined(opts) } as ResolvedInterfaceOptions & { role: unknown };
+  o.role = normalizeRole(o.role);
+  int('id', o.id, 0, 0xffffffff);
+  str('name', o.name, 31);
+  str('secret', o.secret, 23);
+  if (!(o.mode in MODES)) bad(`mode must be one of ${Object.keys(MODES).join(', ')}, got ${JSON.stringify(o.mode)}`);
+  int('rxQueues', o.rxQueues, 1, 255);
+  int('txQueues', o.txQueues, 1, 255);
+  int('log2RingSize', o.log2RingSize, 1, 14, ' (ring of 2..16384 slots)');
+  int('bufferSize', o.bufferSize, 64, 65535);
+  if (!['interrupt', 'polling', 'adaptive'].includes(o.rxMode)) {
+    bad(`rxMode must be "interrupt", "polling" or "adaptive", got ${JSON.stringify(o.rxMode)}`);
+  }
+  return o as ResolvedInterfaceOptions;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,113 @@
+/**
+ * MemifSocket: one memif socket path (filesystem or '@abstract') hosting any number of
+ * interfaces of either role. Its listener, control connections, reconnect timer and the
+ * interfaces' interrupt eventfds are members of the nStack engine's EventPoll: the C library
+ * asks for them through its fd-update callback, and readiness goes back into it.
+ */
+import { ClosedError } from '../errors';
+import { native, type NativeLinkEvent, type NativeMemifSocket } from '../native';
+import { defaultEngine, type Engine } from '../nstack/engine';
+import { epollToNmif, nmifToEpoll } from '../nstack/constants';
+import { logger } from '../nstack/log';
+import { trackSocket, untrackSocket } from './cleanup';
+import { MemifInterface, linkEvent } from './interface';
+import { resolveInterfaceOptions, resolveSocketOptions, type InterfaceOptions, type ResolvedSocketOptions, type SocketOptions } from './options';
+import { socketError } from './native-errors';
+
+const log = logger('memif');
+
+const FD_ADD = 1;
+const FD_MOD = 2;
+
+export class MemifSocket {
+  readonly options: ResolvedSocketOptions;
+  readonly engine: Engine;
+  #native: NativeMemifSocket | null;
+  #interfaces = new Map<number, MemifInterface>();
+
+  constructor(options: SocketOptions | string = {}, engine: Engine = defaultEngine()) {
+    this.options = resolveSocketOptions(options);
+    this.engine = engine;
+    try {
+      this.#native = new native.MemifSocket(this.options, (fd, op, events, token) => this.#fdUpdate(fd, op, events, token));
+    } catch (err) {
+      throw socketError(err, this.options.path);
+    }
+    trackSocket(this);
+    log.debug('socket %s open', this.options.path);
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  /** The interfaces currently on this socket. */
+  get interfaces(): MemifInterface[] {
+    return [...this.#interfaces.values()];
+  }
+
+  /** Creates an interface; a master makes the socket listen, a slave starts connecting. */
+  createInterface(options: InterfaceOptions = {}): MemifInterface {
+    const nat = this.#live('createInterface');
+    const opts = resolveInterfaceOptions(options);
+    let iface: MemifInterface;
+    try {
+      iface = new MemifInterface(this, nat, opts, (i) => this.#interfaces.delete(i.handle));
+    } catch (err) {
+      throw socketError(err, this.options.path);
+    }
+    this.#interfaces.set(iface.handle, iface);
+    return iface;
+  }
+
+  /** Closes every interface (peers get a DISCONNECT), the listener, and removes the socket
+   * file if this socket created it. */
+  close(): void {
+    const nat = this.#native;
+    if (nat === null) return;
+    this.#native = null;
+    untrackSocket(this);
+    const events = nat.close();
+    this.#dispatch(events);
+    for (const iface of this.#interfaces.values()) iface.orphan();
+    this.#interfaces.clear();
+    log.debug('socket %s closed', this.options.path);
+  }
+
+  /** @internal re-dispatch events the native side queued during an interface call. */
+  flushEvents(): void {
+    if (this.#native) this.#dispatch(this.#native.takeEvents());
+  }
+
+  #live(what: string): NativeMemifSocket {
+    if (this.#native === null) throw new ClosedError(`${what}: socket ${this.options.path} is closed`);
+    return this.#native;
+  }
+
+  #fdUpdate(fd: number, op: number, events: number, token: number): void {
+    if (op === FD_ADD) {
+      this.engine.watch(fd, nmifToEpoll(events), (revents) => this.#ready(token, revents));
+    } else if (op === FD_MOD) {
+      this.engine.modify(fd, nmifToEpoll(events));
+    } else {
+      this.engine.unwatch(fd);
+    }
+  }
+
+  #ready(token: number, revents: number): void {
+    const nat = this.#native;
+    if (nat === null) return;
+    this.#dispatch(nat.fdReady(token, epollToNmif(revents)));
+  }
+
+  #dispatch(events: NativeLinkEvent[]): void {
+    for (const [kind, handle, qid, reason] of events) {
+      const iface = this.#interfaces.get(handle);
+      if (iface) linkEvent(iface, kind, qid, reason);
+    }
+  }
+}
