@@ -3,6 +3,7 @@ export { MemifSocket } from './socket';
 export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type QueueDetails } from './interface';
 export { PacketBatch, WORDS_PER_BUFFER } from './batch';
 export { closeAllSockets } from './cleanup';
+export { type PacketsOptions, type StreamOptions } from './packet-stream';
 export {
   DEFAULT_SOCKET_PATH,
   interfaceDefaults,

@@ -21,6 +21,7 @@ import type { NativeDetails, NativeMemifInterface, NativeMemifSocket, NativeQueu
 import { native } from '../native';
 import { logger } from '../nstack/log';
 import { PacketBatch } from './batch';
+import { createStream, packets, type PacketsOptions, type StreamOptions } from './packet-stream';
 import { burstError } from './native-errors';
 import { MODES, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
 import type { MemifSocket } from './socket';
@@ -32,6 +33,7 @@ export interface InterfaceEvents {
   disconnect: [reason: string];
   rx: [queue: number];
   error: [err: Error];
+  close: [];
 }
 
 const EV_CONNECT = 1;
@@ -189,6 +191,16 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return done;
   }
 
+  /** Async iterator of received packets on `queue` (see packet-stream.ts for view lifetimes). */
+  packets(queue = 0, options?: PacketsOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    return packets(this, queue, options);
+  }
+
+  /** A Duplex over `queue` with backpressure in both directions (see packet-stream.ts). */
+  createStream(queue = 0, options?: StreamOptions): import('node:stream').Duplex {
+    return createStream(this, queue, options);
+  }
+
   // ---- control -----------------------------------------------------------------------------
 
   /** Changes a queue's rx mode at run time (kept across reconnects). */
@@ -250,6 +262,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#connected = false;
     this.#stopPolling();
     this.#onClose(this);
+    this.emit('close');
   }
 
   // ---- internals -----------------------------------------------------------------------------
