@@ -2,10 +2,10 @@
 # Interop (c): round trip through DPDK testpmd. nmif-perf sends numbered Ethernet/IPv4/UDP
 # frames, testpmd forwards them back on the same port (io: unchanged; macswap: source and
 # destination MAC swapped), and nmif-perf compares every byte of every returned frame with
-# what it sent. Both roles, both socket kinds, both forward modes, 64 and 1500-byte frames, and
-# two queue pairs once.
+# what it sent. Both roles, both socket kinds, both forward modes, 64 and 1500-byte frames,
+# 9000-byte frames chained over 2048-byte buffers (both directions), and two queue pairs once.
 #
-# nmif-perf keeps at most half a ring in flight per queue, so testpmd always finds room to send
+# nmif-perf keeps at most half a ring of buffers in flight per queue, so testpmd always finds room to send
 # back: nothing may be lost, and every counter must be exact on both sides.
 #
 # usage: bash interop_dpdk_roundtrip.sh <path-to-nmif-perf>   (exit 77 = skipped)
@@ -31,14 +31,15 @@ roundtrip() {
     tp_role=server
     tp_start "$tp" "$tp_role" "$DARGS" "$fwd" "${tp_args[@]}"
     wait_listen "$PSOCK" 20
-    tp_cmd "$tp" start
     perf_start "$perf" "${perf_args[@]}"
+    # Forwarding starts only once the link is up (see tp_start_after_link in interop_lib.bash).
+    tp_start_after_link "$tp" "$perf"
   else
     tp_role=client
     perf_start "$perf" "${perf_args[@]}"
     wait_listen "$PSOCK" 20
     tp_start "$tp" "$tp_role" "$DARGS" "$fwd" "${tp_args[@]}"
-    tp_cmd "$tp" start
+    tp_start_after_link "$tp" "$perf"
   fi
   # "done" = every frame came back (or nmif-perf gave up, then the checks below fail).
   wait_log "$(perf_err "$perf")" '^nmif-perf: (done|no progress)' 60 "${ILIB_PERF_PID[$perf]}"
@@ -65,5 +66,7 @@ roundtrip abstract slave io 1500 1
 roundtrip fs master io 64 1
 roundtrip abstract master macswap 1500 1
 roundtrip abstract slave io 64 2
+roundtrip fs master io 9000 1
+roundtrip abstract slave macswap 9000 1
 
 echo "PASS: every frame came back from testpmd byte for byte, both roles and socket kinds"

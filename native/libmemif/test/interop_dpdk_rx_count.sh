@@ -16,12 +16,13 @@ for kind in fs abstract; do
   tp="srv-$kind"
   tp_start "$tp" server "$DARGS" rxonly
   wait_listen "$PSOCK" 20
-  tp_cmd "$tp" start
 
   # --hold: after the last frame has been taken, stay connected until testpmd goes away, so
   # that testpmd stops forwarding (and prints its counters) before the link drops.
   perf_start "send-$kind" --role slave --socket "$PSOCK" --mode send --count "$COUNT" --size 64 \
     --bsize 2048 --rsize 10 --burst 64 --timeout 20 --hold 40 --json
+  # Until testpmd forwards, the first ring-full of frames waits in the ring (--no-flush-rx).
+  tp_start_after_link "$tp" "send-$kind"
   wait_log "$(perf_err "send-$kind")" '^nmif-perf: done' 60 "${ILIB_PERF_PID[send-$kind]}"
   tp_stop "$tp"
   tp_quit "$tp"

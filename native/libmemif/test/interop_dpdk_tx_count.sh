@@ -32,8 +32,7 @@ tx_count() {
   wait_listen "$PSOCK" 20
   # A DPDK client connects once, when its port starts (at testpmd start-up).
   tp_start "$tp" client "$DARGS" txonly --rxq="$queues" --txq="$queues"
-  wait_log "$(perf_err "$perf")" '^nmif-perf: connected' 20 "${ILIB_PERF_PID[$perf]}"
-  tp_cmd "$tp" start
+  tp_start_after_link "$tp" "$perf"
   sleep "$SEND_SECONDS"
   tp_stop "$tp"
   sleep 1

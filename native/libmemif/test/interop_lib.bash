@@ -14,6 +14,7 @@
 #    path touches the unmapped region), so testpmd always stops forwarding first and nmif-perf
 #    waits (--hold) for testpmd to go away;
 #  - a DPDK memif client connects once, at port start: the server must already listen.
+#  - forwarding is started only once the memif link is up (tp_start_after_link: a DPDK race);
 #  - "start" first flushes the rx queues (it receives and frees whatever is waiting) unless
 #    --no-flush-rx is given: frames a peer sent before "start" would be lost and counted oddly;
 #  - --no-lsc-interrupt and --disable-link-check: do not wait for (or react to) link state.
@@ -191,6 +192,18 @@ tp_start() {
   exec {fd}>"$fifo"
   ILIB_TP_FD[$name]=$fd
   wait_log "$log" 'testpmd> ' 30 "$pid"
+}
+
+# tp_start_after_link TP PERF: waits until nmif-perf PERF reports the link up, then starts
+# forwarding on testpmd TP. A testpmd server must not be forwarding while a client connects:
+# DPDK 22.11's memif data path reads a queue's ring address (region base + ring offset) before
+# it checks the "connected" flag, so during the handshake it can pair a not-yet-mapped region
+# (base NULL) with the flag set a moment later, and dereference NULL + offset. Queue 0's ring
+# sits at offset 0 and is caught by a NULL check; queue 1 and up crash testpmd (SIGSEGV in
+# librte_net_memif on the forwarding lcore, measured: about 1 run in 10 to 50 with 2 queues).
+tp_start_after_link() {
+  wait_log "$(perf_err "$2")" '^nmif-perf: connected' 20 "${ILIB_PERF_PID[$2]}"
+  tp_cmd "$1" start
 }
 
 # tp_cmd NAME COMMAND: sends one command line to testpmd NAME.

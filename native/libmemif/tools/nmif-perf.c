@@ -150,7 +150,7 @@ static void usage(FILE *f) {
       "  --size N                 frame size in bytes, 60..9216, without FCS (default 64)\n"
       "  --rate PPS               send at most PPS frames per second over all queues (default 0 = no limit)\n"
       "  --burst N                buffers per burst, 1..256 (default 64)\n"
-      "  --window N               roundtrip: most frames in flight per queue (default ring size / 2)\n"
+      "  --window N               roundtrip: most frames in flight per queue (default: half a ring of buffers)\n"
       "  --timeout SEC            give up after SEC seconds without a connection or any progress;\n"
       "                           0 = never (default 10)\n"
       "  --duration SEC           stop sending or receiving after SEC seconds of link up (default 0 = none)\n"
@@ -525,7 +525,10 @@ static void on_connect(nmif_if_t *iface, void *user) {
   if (nq == 0 || nq > p->o.queues) nq = nq ? p->o.queues : 1;
   p->nq = nq;
   p->ring_size = (uint16_t)(1u << d.log2_ring_size);
-  p->window = p->o.window ? p->o.window : (p->ring_size / 2 ? p->ring_size / 2 : 1);
+  /* Half a ring of buffers in flight: the peer always finds room to send back. */
+  uint32_t segs = (p->o.size + p->o.bsize - 1) / p->o.bsize;
+  p->window = p->o.window ? p->o.window : p->ring_size / 2 / segs;
+  if (p->window == 0) p->window = 1;
   if (p->window > p->ring_size) p->window = p->ring_size;
   p->connected = 1;
   p->t_connect = now_ns();
