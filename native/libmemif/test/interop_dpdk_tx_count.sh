@@ -1,6 +1,8 @@
 #!/bin/bash
 # Interop (b): nmemif as master (server) receives DPDK testpmd's txonly traffic, testpmd being
-# the slave (client). Run once on a filesystem socket and once on an abstract socket.
+# the slave (client). Run once on a filesystem socket and once on an abstract socket, once with
+# two queue pairs, and once the other way round (nmemif slave, testpmd server), which exercises
+# our slave receive and refill path.
 #
 # What is asserted, and why it is honest:
 #  - we received more than 0 packets, all of them 64 bytes (testpmd's default txonly frame);
@@ -21,17 +23,24 @@ ilib_init dpdk-tx-count "${1:-}"
 
 SEND_SECONDS=2
 
-# tx_count KIND QUEUES
+# tx_count KIND QUEUES [OUR_ROLE]
 tx_count() {
-  local kind=$1 queues=$2
-  local tp="cli-$kind-q$queues" perf="recv-$kind-q$queues"
-  ilib_log "=== $kind socket, $queues queue(s): testpmd client (txonly) sends to nmemif master for ${SEND_SECONDS}s"
+  local kind=$1 queues=$2 role=${3:-master}
+  local tp="tp-$kind-q$queues-$role" perf="recv-$kind-q$queues-$role"
+  ilib_log "=== $kind socket, $queues queue(s): testpmd (txonly) sends to nmemif $role for ${SEND_SECONDS}s"
   sock_spec "$kind"
-  perf_start "$perf" --role master --socket "$PSOCK" --mode recv --queues "$queues" --bsize 2048 \
-    --rsize 10 --burst 64 --timeout 30 --json
-  wait_listen "$PSOCK" 20
-  # A DPDK client connects once, when its port starts (at testpmd start-up).
-  tp_start "$tp" client "$DARGS" txonly --rxq="$queues" --txq="$queues"
+  local perf_args=(--role "$role" --socket "$PSOCK" --mode recv --queues "$queues" --bsize 2048
+    --rsize 10 --burst 64 --timeout 30 --json)
+  if [[ $role == master ]]; then
+    perf_start "$perf" "${perf_args[@]}"
+    wait_listen "$PSOCK" 20
+    # A DPDK client connects once, when its port starts (at testpmd start-up).
+    tp_start "$tp" client "$DARGS" txonly --rxq="$queues" --txq="$queues"
+  else
+    tp_start "$tp" server "$DARGS" txonly --rxq="$queues" --txq="$queues"
+    wait_listen "$PSOCK" 20
+    perf_start "$perf" "${perf_args[@]}"
+  fi
   tp_start_after_link "$tp" "$perf"
   sleep "$SEND_SECONDS"
   tp_stop "$tp"
@@ -43,17 +52,18 @@ tx_count() {
   local tx rx
   tx=$(tp_stat "$tp" TX-packets)
   rx=$(json_num "$perf" received)
-  ilib_log "$kind/q$queues: testpmd TX-packets=$tx TX-dropped=$(tp_stat "$tp" TX-dropped); nmemif received=$rx ($(json_num "$perf" pps) pps)"
-  ilib_expect_eq "$kind/q$queues: nmif-perf exit status" "$perf_rc" 0
-  ilib_expect_eq "$kind/q$queues: queues in use" "$(json_num "$perf" queues)" "$queues"
-  ilib_expect_gt "$kind/q$queues: nmemif received" "$rx" 0
-  ilib_expect_eq "$kind/q$queues: nmemif received == testpmd TX-packets" "$rx" "$tx"
-  ilib_expect_eq "$kind/q$queues: nmemif rx_bytes" "$(json_num "$perf" rx_bytes)" "$((rx * 64))"
-  ilib_expect_eq "$kind/q$queues: nmemif bad descriptors" "$(json_num "$perf" bad_desc)" 0
+  ilib_log "$kind/q$queues/$role: testpmd TX-packets=$tx TX-dropped=$(tp_stat "$tp" TX-dropped); nmemif received=$rx ($(json_num "$perf" pps) pps)"
+  ilib_expect_eq "$kind/q$queues/$role: nmif-perf exit status" "$perf_rc" 0
+  ilib_expect_eq "$kind/q$queues/$role: queues in use" "$(json_num "$perf" queues)" "$queues"
+  ilib_expect_gt "$kind/q$queues/$role: nmemif received" "$rx" 0
+  ilib_expect_eq "$kind/q$queues/$role: nmemif received == testpmd TX-packets" "$rx" "$tx"
+  ilib_expect_eq "$kind/q$queues/$role: nmemif rx_bytes" "$(json_num "$perf" rx_bytes)" "$((rx * 64))"
+  ilib_expect_eq "$kind/q$queues/$role: nmemif bad descriptors" "$(json_num "$perf" bad_desc)" 0
 }
 
 tx_count fs 1
 tx_count abstract 1
 tx_count abstract 2
+tx_count abstract 1 slave
 
-echo "PASS: nmemif master received exactly what testpmd sent on both socket kinds"
+echo "PASS: nmemif received exactly what testpmd sent on both socket kinds and roles"
