@@ -165,6 +165,8 @@ export interface NativeMemifInterface {
   rxQueueFd(qid: number): number;
   disconnect(reason?: string): number;
   destroy(): void;
+  shareQueue(qid: number): number;
+  unshareQueue(qid: number): void;
   readonly handle: number;
   readonly connected: boolean;
 }

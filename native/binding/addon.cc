@@ -5,6 +5,7 @@
 
 #include "fd_watch.h"
 #include "memif_socket.h"
+#include "worker_queue.h"
 #include "sys.h"
 
 namespace nmemif {
@@ -17,6 +18,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("sys", sys::Define(env), napi_enumerable),
                              InstanceValue("MemifSocket", MemifSocket::Define(env), napi_enumerable),
                              InstanceValue("MemifInterface", MemifInterface::Define(env), napi_enumerable),
+                             InstanceValue("WorkerQueue", WorkerQueue::Define(env), napi_enumerable),
                              InstanceValue("constants", sys::DefineConstants(env), napi_enumerable),
                          });
   }

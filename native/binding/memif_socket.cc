@@ -3,6 +3,7 @@
 #include <cstring>
 #include <utility>
 
+#include "burst_args.h"
 #include "util.h"
 
 namespace nmemif {
@@ -38,18 +39,6 @@ std::string OptString(Napi::Object o, const char* key) {
 bool OptBool(Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
   return !v.IsUndefined() && v.ToBoolean().Value();
-}
-
-// The caller's batch: a Uint32Array viewed as nmif_buf_t[]. Checks room for `count` entries.
-nmif_buf_t* ArgBatch(const Napi::CallbackInfo& info, size_t i, uint32_t count) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-    throw Napi::TypeError::New(info.Env(), "batch must be a Uint32Array");
-  Napi::Uint32Array a = info[i].As<Napi::Uint32Array>();
-  if (a.ByteOffset() % 8 != 0)
-    throw Napi::RangeError::New(info.Env(), "batch byteOffset must be a multiple of 8");
-  if (static_cast<size_t>(count) * sizeof(nmif_buf_t) > a.ByteLength())
-    throw Napi::RangeError::New(info.Env(), "batch too small for the requested count");
-  return reinterpret_cast<nmif_buf_t*>(static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
 }
 
 uint16_t ArgU16(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -233,6 +222,8 @@ Napi::Function MemifInterface::Define(Napi::Env env) {
                          InstanceMethod<&MemifInterface::RxQueueFd>("rxQueueFd"),
                          InstanceMethod<&MemifInterface::Disconnect>("disconnect"),
                          InstanceMethod<&MemifInterface::Destroy>("destroy"),
+                         InstanceMethod<&MemifInterface::ShareQueue>("shareQueue"),
+                         InstanceMethod<&MemifInterface::UnshareQueue>("unshareQueue"),
                          InstanceAccessor<&MemifInterface::GetHandle>("handle"),
                          InstanceAccessor<&MemifInterface::GetConnected>("connected"),
                      });
@@ -272,7 +263,13 @@ MemifInterface::MemifInterface(const Napi::CallbackInfo& info) : Napi::ObjectWra
 // Only reached after destroy() or the socket's close(): a live interface references itself.
 MemifInterface::~MemifInterface() = default;
 
+void MemifInterface::UnshareAll() {
+  for (auto& q : shared_) nmemif::UnshareQueue(q);
+  shared_.clear();
+}
+
 void MemifInterface::Orphan() {
+  UnshareAll();
   DetachRegions();
   iface_ = nullptr;
   sock_ref_.Reset();
@@ -291,12 +288,15 @@ void MemifInterface::DetachRegions() {
 
 void MemifInterface::OnConnect(nmif_if_t*, void* user) {
   MemifInterface* self = static_cast<MemifInterface*>(user);
+  for (auto& q : self->shared_) q->Publish();
   if (self->sock_) self->sock_->Push({kEventConnect, self->handle_, 0, std::string()});
 }
 
 void MemifInterface::OnDisconnect(nmif_if_t*, const char* reason, void* user) {
   MemifInterface* self = static_cast<MemifInterface*>(user);
-  self->DetachRegions();  // before libmemif unmaps: views become empty, never dangling
+  // Before libmemif unmaps: workers finish their burst and stop, views become empty.
+  for (auto& q : self->shared_) q->Revoke();
+  self->DetachRegions();
   if (self->sock_) self->sock_->Push({kEventDisconnect, self->handle_, 0, reason ? reason : ""});
 }
 
@@ -352,20 +352,8 @@ Napi::Value MemifInterface::TxCopy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   nmif_if_t* i = Live(env);
   uint16_t qid = ArgU16(info, 0, "qid");
-  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "packets must be an array of Uint8Array");
-  Napi::Array arr = info[1].As<Napi::Array>();
-  uint32_t n = arr.Length();
-  if (n > 256) throw Napi::RangeError::New(env, "at most 256 packets per call");
-  const void* ptrs[256];
-  uint32_t lens[256];
-  for (uint32_t k = 0; k < n; k++) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "packets must be an array of Uint8Array");
-    Napi::TypedArray t = v.As<Napi::TypedArray>();
-    ptrs[k] = static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    lens[k] = static_cast<uint32_t>(t.ByteLength());
-  }
-  return Napi::Number::New(env, nmif_tx_copy(i, qid, ptrs, lens, static_cast<uint16_t>(n)));
+  PacketList list = ArgPackets(info, 1);
+  return Napi::Number::New(env, nmif_tx_copy(i, qid, list.ptrs, list.lens, list.count));
 }
 
 Napi::Value MemifInterface::Regions(const Napi::CallbackInfo& info) {
@@ -467,6 +455,7 @@ Napi::Value MemifInterface::Destroy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (iface_) {
     nmif_if_t* i = iface_;
+    UnshareAll();
     iface_ = nullptr;
     sock_->Forget(this);
     nmif_if_destroy(i);  // may queue a disconnect event
@@ -475,6 +464,39 @@ Napi::Value MemifInterface::Destroy(const Napi::CallbackInfo& info) {
     sock_ref_.Reset();  // s stays alive: JS still holds it while it emits the event
     Unref();
     s->RethrowPending(env);
+  }
+  return env.Undefined();
+}
+
+// Hands queue pair qid to another thread: returns the id a WorkerQueue attaches to. From now on
+// the library no longer watches the queue's rx eventfd; the worker waits on its own dup.
+Napi::Value MemifInterface::ShareQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nmif_if_t* i = Live(env);
+  uint16_t qid = ArgU16(info, 0, "qid");
+  for (auto& q : shared_)
+    if (q->qid == qid) return Napi::Number::New(env, q->id);
+  int r = nmif_set_rx_watch(i, qid, 0);
+  if (r < 0) ThrowNmif(env, r, "nmif_set_rx_watch");
+  auto q = nmemif::ShareQueue(i, qid);
+  shared_.push_back(q);
+  if (nmif_if_is_connected(i)) q->Publish();
+  return Napi::Number::New(env, q->id);
+}
+
+// Takes queue pair qid back: the worker's WorkerQueue fails from now on.
+Napi::Value MemifInterface::UnshareQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nmif_if_t* i = Live(env);
+  uint16_t qid = ArgU16(info, 0, "qid");
+  for (auto it = shared_.begin(); it != shared_.end(); ++it) {
+    if ((*it)->qid == qid) {
+      nmemif::UnshareQueue(*it);
+      shared_.erase(it);
+      nmif_set_rx_watch(i, qid, 1);
+      sock_->RethrowPending(env);
+      break;
+    }
   }
   return env.Undefined();
 }

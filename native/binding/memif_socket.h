@@ -19,11 +19,13 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "nmemif.h"
+#include "worker_queue.h"
 
 namespace nmemif {
 
@@ -89,6 +91,7 @@ class MemifInterface : public Napi::ObjectWrap<MemifInterface> {
 
   nmif_if_t* Live(Napi::Env env);
   void DetachRegions();
+  void UnshareAll();
 
   Napi::Value RxBurst(const Napi::CallbackInfo& info);
   Napi::Value RxRelease(const Napi::CallbackInfo& info);
@@ -104,6 +107,8 @@ class MemifInterface : public Napi::ObjectWrap<MemifInterface> {
   Napi::Value RxQueueFd(const Napi::CallbackInfo& info);
   Napi::Value Disconnect(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value ShareQueue(const Napi::CallbackInfo& info);
+  Napi::Value UnshareQueue(const Napi::CallbackInfo& info);
   Napi::Value GetHandle(const Napi::CallbackInfo& info);
   Napi::Value GetConnected(const Napi::CallbackInfo& info);
 
@@ -113,6 +118,7 @@ class MemifInterface : public Napi::ObjectWrap<MemifInterface> {
   Napi::ObjectReference sock_ref_;  // keeps the socket alive while interfaces exist
   uint32_t handle_ = 0;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> regions_;
+  std::vector<std::shared_ptr<SharedQueue>> shared_;  // queues handed to other threads
 };
 
 }  // namespace nmemif

@@ -15,3 +15,4 @@ export {
   type RxMode,
   type SocketOptions,
 } from './options';
+export { WorkerQueue, attachQueue, type QueueHandle, type WorkerQueueEvents } from './worker-queue';

@@ -16,7 +16,7 @@
  * interrupts are re-enabled and the queue is checked once more so nothing is missed).
  */
 import { EventEmitter } from 'eventemitter3';
-import { ClosedError, InvalidArgumentError, NotConnectedError } from '../errors';
+import { ClosedError, InvalidArgumentError, InvalidStateError, NotConnectedError } from '../errors';
 import type { NativeDetails, NativeMemifInterface, NativeMemifSocket, NativeQueueStats, NativeRingDetails } from '../native';
 import { native } from '../native';
 import { logger } from '../nstack/log';
@@ -24,6 +24,7 @@ import { PacketBatch } from './batch';
 import { createStream, packets, type PacketsOptions, type StreamOptions } from './packet-stream';
 import { burstError } from './native-errors';
 import { MODES, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
+import type { QueueHandle } from './worker-queue';
 import type { MemifSocket } from './socket';
 
 const log = logger('memif');
@@ -77,6 +78,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   /** rx() returned packets since the last poll tick (adaptive: busy). */
   #busy: boolean[];
   #pollTimer: NodeJS.Immediate | null = null;
+  /** Queue pairs handed to worker threads. */
+  #transferred = new Set<number>();
 
   /** @internal use socket.createInterface() */
   constructor(socket: MemifSocket, nsock: NativeMemifSocket, options: ResolvedInterfaceOptions, onClose: (iface: MemifInterface) => void) {
@@ -125,7 +128,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Receives up to batch.capacity buffers (whole packets) on `queue`; returns the count. */
   rx(queue: number, batch: PacketBatch): number {
-    const nat = this.#live('rx');
+    const nat = this.#live('rx', queue);
     const n = nat.rxBurst(queue, batch.words, batch.capacity);
     if (n < 0) throw this.#burstError(n, 'rx');
     batch.count = n;
@@ -136,7 +139,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Releases received buffers to the peer: a whole batch (batch.count) or a count. */
   refill(queue: number, what: PacketBatch | number): number {
-    const nat = this.#live('refill');
+    const nat = this.#live('refill', queue);
     const count = typeof what === 'number' ? what : what.count;
     const n = nat.rxRelease(queue, count);
     if (n < 0) throw this.#burstError(n, 'refill');
@@ -146,7 +149,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Reserves up to `max` tx buffers; each comes with its capacity as len(). */
   alloc(queue: number, batch: PacketBatch, max = batch.capacity): number {
-    const nat = this.#live('alloc');
+    const nat = this.#live('alloc', queue);
     const n = nat.txAlloc(queue, batch.words, Math.min(max, batch.capacity));
     if (n < 0) throw this.#burstError(n, 'alloc');
     batch.count = n;
@@ -156,7 +159,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Publishes the first `count` buffers of the last alloc()/swap(); returns buffers sent. */
   tx(queue: number, batch: PacketBatch, count = batch.count): number {
-    const nat = this.#live('tx');
+    const nat = this.#live('tx', queue);
     const n = nat.txBurst(queue, batch.words, count);
     if (n < 0) throw this.#burstError(n, 'tx');
     return n;
@@ -169,7 +172,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
    * as usual. Returns how many buffers were moved (whole packets; fewer if the ring is full).
    */
   swap(rxQueue: number, txQueue: number, batch: PacketBatch, count = batch.count): number {
-    const nat = this.#live('swap');
+    const nat = this.#live('swap', rxQueue);
+    if (this.#transferred.has(txQueue)) throw this.#ownedError('swap', txQueue);
     const n = nat.txSwap(rxQueue, txQueue, batch.words, count);
     if (n < 0) throw this.#burstError(n, 'swap');
     return n;
@@ -177,7 +181,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Copies packets into the tx ring; returns how many were taken (sent, or dropped as too big). */
   send(queue: number, data: Uint8Array | Uint8Array[]): number {
-    const nat = this.#live('send');
+    const nat = this.#live('send', queue);
     const pkts = data instanceof Uint8Array ? [data] : data;
     if (!Array.isArray(pkts)) throw new InvalidArgumentError('send() takes a Uint8Array or an array of them');
     let done = 0;
@@ -199,6 +203,30 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   /** A Duplex over `queue` with backpressure in both directions (see packet-stream.ts). */
   createStream(queue = 0, options?: StreamOptions): import('node:stream').Duplex {
     return createStream(this, queue, options);
+  }
+
+  /**
+   * Hands queue pair `queue` (rx and tx) to another thread: post the returned handle to a
+   * worker, which calls attachQueue(handle). Until reclaimQueue(), only that worker may burst
+   * on it, and 'rx' events for it are the worker's (see worker-queue.ts).
+   */
+  transferQueue(queue: number): QueueHandle {
+    const nat = this.#live('transferQueue', queue);
+    if (!Number.isInteger(queue) || queue < 0 || queue >= Math.min(this.options.rxQueues, this.options.txQueues)) {
+      throw new InvalidArgumentError(`queue must be an integer from 0 to ${Math.min(this.options.rxQueues, this.options.txQueues) - 1}`);
+    }
+    const id = nat.shareQueue(queue);
+    this.#transferred.add(queue);
+    this.#polled.delete(queue);
+    return { kind: 'nmemif-queue', id, queue, interfaceId: this.id };
+  }
+
+  /** Takes a transferred queue back; the worker's calls fail from now on. */
+  reclaimQueue(queue: number): void {
+    if (!this.#transferred.has(queue)) return;
+    this.#live('reclaimQueue').unshareQueue(queue);
+    this.#transferred.delete(queue);
+    if (this.#connected) this.#applyRxMode(queue);
   }
 
   // ---- control -----------------------------------------------------------------------------
@@ -283,6 +311,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       log.info('interface %d (%s) on %s: link down: %s', this.id, this.role, this.socket.path, reason);
       if (was || this.listenerCount('disconnect') > 0) this.emit('disconnect', reason);
     } else if (kind === EV_RX) {
+      if (this.#transferred.has(qid)) return;
       if (this.#rxModes[qid] === 'adaptive' && !this.#polled.has(qid)) this.#startPolling(qid);
       this.emit('rx', qid);
     }
@@ -292,6 +321,11 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     const nat = this.#native;
     if (nat === null || queue >= nat.details().rxQueues) return;
     const mode = this.#rxModes[queue];
+    if (this.#transferred.has(queue)) {
+      // The worker waits on the eventfd itself; the peer must keep signalling it.
+      nat.setRxMode(queue, RX_INTERRUPT);
+      return;
+    }
     if (mode === 'polling') {
       nat.setRxMode(queue, RX_POLLING);
       this.#startPolling(queue);
@@ -350,9 +384,14 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#regions;
   }
 
-  #live(what: string): NativeMemifInterface {
+  #live(what: string, queue = -1): NativeMemifInterface {
     if (this.#native === null) throw new ClosedError(`${what}: interface ${this.id} is closed`);
+    if (this.#transferred.has(queue)) throw this.#ownedError(what, queue);
     return this.#native;
+  }
+
+  #ownedError(what: string, queue: number): Error {
+    return new InvalidStateError(`${what}: queue ${queue} is owned by a worker thread; reclaimQueue(${queue}) first`);
   }
 
   #burstError(ret: number, what: string): Error {

@@ -183,6 +183,10 @@ typedef enum nmif_rx_mode {
 /* Works before and after connect; the mode is kept across reconnects. After switching to
  * interrupt mode, poll the queue once: packets may have arrived while masked. */
 NMIF_EXTERN int nmif_set_rx_mode(nmif_if_t *iface, uint16_t qid, nmif_rx_mode_t mode);
+/* Whether the library watches this rx queue's eventfd in the loop (interrupt mode, with on_rx
+ * set); default on. Off: another thread waits on nmif_rx_queue_fd() itself. Kept across
+ * reconnects. */
+NMIF_EXTERN int nmif_set_rx_watch(nmif_if_t *iface, uint16_t qid, int watch);
 /* The rx queue's eventfd while connected (owned by the library), else -ENOTCONN. */
 NMIF_EXTERN int nmif_rx_queue_fd(const nmif_if_t *iface, uint16_t qid);
 /* Reads (clears) the rx eventfd; for applications that wait on it themselves. */
@@ -286,6 +290,9 @@ NMIF_EXTERN int nmif_tx_swap(nmif_if_t *iface, uint16_t rx_qid, uint16_t tx_qid,
 
 /* Region mapping, e.g. for bindings exposing it as one buffer. NULL/0 when absent. */
 NMIF_EXTERN void *nmif_region_base(const nmif_if_t *iface, uint16_t region, uint64_t *size);
+/* The region's memory fd (owned by the library; dup it to keep it), or -ENOTCONN/-ERANGE.
+ * Another thread can map it to get its own view of the same memory. */
+NMIF_EXTERN int nmif_region_fd(const nmif_if_t *iface, uint16_t region);
 
 /* ---- logging ----------------------------------------------------------------------------- */
 

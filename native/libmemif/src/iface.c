@@ -64,9 +64,10 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
     }
   }
   i->rx_mode = calloc(i->cfg_rx, sizeof(*i->rx_mode));
+  i->rx_nowatch = calloc(i->cfg_rx, sizeof(*i->rx_nowatch));
   i->rx_stats = calloc(i->cfg_rx, sizeof(*i->rx_stats));
   i->tx_stats = calloc(i->cfg_tx, sizeof(*i->tx_stats));
-  if (!i->rx_mode || !i->rx_stats || !i->tx_stats) {
+  if (!i->rx_mode || !i->rx_nowatch || !i->rx_stats || !i->tx_stats) {
     nmif__if_free(i);
     return NMIF_ENOMEM;
   }
@@ -88,6 +89,7 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
 void nmif__if_free(struct nmif_if_s *i) {
   nmif__if_release_queues(i);
   free(i->rx_mode);
+  free(i->rx_nowatch);
   free(i->rx_stats);
   free(i->tx_stats);
   free(i);
@@ -198,7 +200,7 @@ static void apply_rx_mode(struct nmif_if_s *i, uint16_t qid) {
   int polling = i->rx_mode[qid] == NMIF_RX_POLLING;
   /* We are this ring's receiver, so its flags word is ours to write. */
   nmif__write_once16(&q->ring->flags, polling ? NMIF_RING_MASK_INT : 0);
-  int want_watch = !polling && i->on_rx;
+  int want_watch = !polling && i->on_rx && !i->rx_nowatch[qid];
   if (want_watch && !q->irq_ent)
     nmif__watch(i->sock, q->irq_fd, NMIF_FDK_IRQ, i, qid, &q->irq_ent);
   else if (!want_watch && q->irq_ent)
@@ -216,6 +218,17 @@ int nmif_set_rx_mode(nmif_if_t *i, uint16_t qid, nmif_rx_mode_t mode) {
   if (qid >= i->cfg_rx)
     return NMIF_ERANGE;
   i->rx_mode[qid] = (uint8_t)mode;
+  if (i->connected && qid < nmif__num_rx(i))
+    apply_rx_mode(i, qid);
+  return 0;
+}
+
+int nmif_set_rx_watch(nmif_if_t *i, uint16_t qid, int watch) {
+  if (!i)
+    return NMIF_EINVAL;
+  if (qid >= i->cfg_rx)
+    return NMIF_ERANGE;
+  i->rx_nowatch[qid] = (uint8_t)!watch;
   if (i->connected && qid < nmif__num_rx(i))
     apply_rx_mode(i, qid);
   return 0;
@@ -312,6 +325,14 @@ const nmif_stats_t *nmif_stats(const nmif_if_t *i, int is_tx, uint16_t qid) {
   if (!i || qid >= (is_tx ? i->cfg_tx : i->cfg_rx))
     return NULL;
   return is_tx ? &i->tx_stats[qid] : &i->rx_stats[qid];
+}
+
+int nmif_region_fd(const nmif_if_t *i, uint16_t region) {
+  if (!i || !i->connected)
+    return NMIF_ENOTCONN;
+  if (region >= i->num_regions)
+    return NMIF_ERANGE;
+  return i->regions[region].fd;
 }
 
 void *nmif_region_base(const nmif_if_t *i, uint16_t region, uint64_t *size) {
