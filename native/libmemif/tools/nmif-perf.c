@@ -54,6 +54,7 @@ struct perf_opts {
   int macswap;
   int zero_copy;
   int verify;
+  int interrupt;               /* rx in interrupt mode: sleep on the rx eventfds when idle */
   int json;
   int progress;
   int verbose;
@@ -97,6 +98,8 @@ struct perf {
   uint64_t t_start, t_connect, t_first, t_last, t_done, t_progress, t_idle_since;
   uint64_t untaken;
   uint64_t mismatch_reports;
+  uint64_t wakeups;            /* on_rx calls */
+  int tx_blocked;              /* last pass wanted to send but the ring was full */
   uint8_t tmpl[PERF_HDR_LEN];  /* headers of frame 0 on queue 0; patched per frame */
   uint8_t pattern[256 + PERF_MAX_FRAME];
   uint8_t scratch[PERF_MAX_FRAME];
@@ -160,6 +163,8 @@ static void usage(FILE *f) {
       "  --macswap                echo: swap source and destination MAC before sending back\n"
       "  --zero-copy              echo as slave: move received buffers to tx without copying (nmif_tx_swap)\n"
       "  --verify                 recv/echo: check that every packet is an nmif-perf frame, byte for byte\n"
+      "  --rx-mode poll|interrupt rx queues polled (MASK_INT set, default), or woken by the peer's\n"
+      "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires\n"
       "  --src-mac MAC            source MAC of generated frames (default 02:00:00:00:00:01)\n"
       "  --dst-mac MAC            destination MAC of generated frames (default 02:00:00:00:00:02)\n"
       "  --json                   print the result as one JSON object on stdout\n"
@@ -212,7 +217,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
   enum {
     OPT_ROLE = 256, OPT_SOCKET, OPT_ID, OPT_SECRET, OPT_QUEUES, OPT_RSIZE, OPT_BSIZE, OPT_MODE,
     OPT_COUNT, OPT_SIZE, OPT_RATE, OPT_BURST, OPT_WINDOW, OPT_TIMEOUT, OPT_DURATION, OPT_HOLD,
-    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_SRC_MAC, OPT_DST_MAC,
+    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_RX_MODE, OPT_SRC_MAC, OPT_DST_MAC,
     OPT_JSON, OPT_PROGRESS, OPT_VERBOSE, OPT_HELP,
   };
   static const struct option longopts[] = {
@@ -236,6 +241,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     { "macswap", no_argument, 0, OPT_MACSWAP },
     { "zero-copy", no_argument, 0, OPT_ZERO_COPY },
     { "verify", no_argument, 0, OPT_VERIFY },
+    { "rx-mode", required_argument, 0, OPT_RX_MODE },
     { "src-mac", required_argument, 0, OPT_SRC_MAC },
     { "dst-mac", required_argument, 0, OPT_DST_MAC },
     { "json", no_argument, 0, OPT_JSON },
@@ -346,6 +352,14 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     case OPT_MACSWAP: o->macswap = 1; break;
     case OPT_ZERO_COPY: o->zero_copy = 1; break;
     case OPT_VERIFY: o->verify = 1; break;
+    case OPT_RX_MODE:
+      if (!strcmp(optarg, "poll") || !strcmp(optarg, "polling")) o->interrupt = 0;
+      else if (!strcmp(optarg, "interrupt")) o->interrupt = 1;
+      else {
+        fprintf(stderr, "nmif-perf: --rx-mode: expected poll or interrupt, got \"%s\"\n", optarg);
+        return -1;
+      }
+      break;
     case OPT_SRC_MAC:
       if (parse_mac("src-mac", optarg, o->src_mac)) return -1;
       break;
@@ -551,6 +565,13 @@ static void on_connect(nmif_if_t *iface, void *user) {
   note("connected id=%u role=%s queues rx=%u tx=%u using=%u ring=%u bsize=%u peer-app=\"%s\" peer-if=\"%s\"",
        d.id, d.is_master ? "master" : "slave", d.rx_queues, d.tx_queues, nq, p->ring_size,
        d.buffer_size, d.peer_app_name, d.peer_if_name);
+}
+
+static void on_rx(nmif_if_t *iface, uint16_t qid, void *user) {
+  struct perf *p = user;
+  (void)iface;
+  (void)qid;
+  p->wakeups++;  /* the next pass polls every queue anyway */
 }
 
 static void on_disconnect(nmif_if_t *iface, const char *reason, void *user) {
@@ -882,11 +903,12 @@ static void perf_print(struct perf *p, int verdict, const char *why) {
            ",\"received\":%" PRIu64 ",\"matched\":%" PRIu64 ",\"mismatched\":%" PRIu64
            ",\"duplicates\":%" PRIu64 ",\"out_of_order\":%" PRIu64 ",\"lost\":%" PRIu64
            ",\"untaken\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"ring_full\":%" PRIu64 ",\"bad_desc\":%" PRIu64
-           ",\"too_big\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+           ",\"too_big\":%" PRIu64 ",\"irq_received\":%" PRIu64 ",\"irq_sent\":%" PRIu64
+           ",\"wakeups\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
            ",\"pps\":%.0f,\"mbps\":%.1f,\"duration\":%.6f,\"disconnects\":%u,\"connected\":%s,\"end\":",
            p->o.id, p->nq, p->o.size, p->o.count, t.sent, t.received, t.matched, t.mismatched,
            t.duplicates, t.out_of_order, lost, p->untaken, drops, t.ring_full, t.bad_desc, t.too_big,
-           t.tx_bytes, t.rx_bytes, pps, mbps,
+           t.irq_received, t.irq_sent, p->wakeups, t.tx_bytes, t.rx_bytes, pps, mbps,
            duration, p->disconnects, p->ever_connected ? "true" : "false");
     json_str(p->end_why ? p->end_why : "");
     printf(",\"disconnect_reason\":");
@@ -944,6 +966,7 @@ static int perf_work(struct perf *p, uint64_t now) {
   const struct perf_opts *o = &p->o;
   int work = 0;
   uint64_t total_sent = 0;
+  p->tx_blocked = 0;
   if (o->rate) for (uint16_t q = 0; q < p->nq; q++) total_sent += p->q[q].sent;
   for (uint16_t qid = 0; qid < p->nq && p->connected; qid++) {
     struct perf_queue *q = &p->q[qid];
@@ -963,6 +986,7 @@ static int perf_work(struct perf *p, uint64_t now) {
       if (frames) {
         r = perf_send(p, qid, frames);
         if (r < 0) return r;
+        if (r == 0) p->tx_blocked = 1;
         total_sent += (uint64_t)r;
         work += r;
       }
@@ -1062,6 +1086,11 @@ static int perf_run(struct perf *p) {
      * for long (a poll-mode peer that stopped should not cost a whole core). */
     if (work) {
       if (++turns % 16 == 0) nmif_loop_run(p->loop, 0);
+    } else if (o->interrupt && p->phase == PHASE_RUN && !p->tx_blocked) {
+      /* Nothing to do until the peer sends: sleep until an rx eventfd (or a control fd)
+       * fires. Refills are never signalled, so a full tx ring is polled instead. The
+       * timeout only bounds the wait; a missed interrupt shows up as a 200 ms stall. */
+      nmif_loop_run(p->loop, 200);
     } else {
       nmif_loop_run(p->loop, now - p->t_idle_since > PERF_IDLE_SLEEP_NS || p->phase == PHASE_HOLD ? 1 : 0);
     }
@@ -1117,6 +1146,7 @@ int main(int argc, char **argv) {
     .buffer_size = p->o.bsize,
     .on_connect = on_connect,
     .on_disconnect = on_disconnect,
+    .on_rx = p->o.interrupt ? on_rx : NULL,
     .user = p,
   };
   if ((err = nmif_if_create(p->sock, &p->iface, &iargs)) < 0) {
@@ -1126,8 +1156,9 @@ int main(int argc, char **argv) {
     return EXIT_RUNTIME;
   }
   for (uint16_t q = 0; q < p->o.queues; q++) {
-    if ((err = nmif_set_rx_mode(p->iface, q, NMIF_RX_POLLING)) < 0)
-      note("polling mode on queue %u: %s", q, nmif_strerror(err));
+    nmif_rx_mode_t m = p->o.interrupt ? NMIF_RX_INTERRUPT : NMIF_RX_POLLING;
+    if ((err = nmif_set_rx_mode(p->iface, q, m)) < 0)
+      note("rx mode on queue %u: %s", q, nmif_strerror(err));
   }
   note("%s %s on %s id %u, mode %s", p->o.is_master ? "master" : "slave",
        p->o.is_master ? "listening" : "connecting", p->o.socket, p->o.id, mode_names[p->o.mode]);
