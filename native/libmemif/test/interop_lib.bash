@@ -166,6 +166,7 @@ wait_log() {
 
 # tp_start NAME ROLE DEVARGS FWD_MODE [testpmd app args...]
 # Starts dpdk-testpmd in interactive mode with one net_memif port; commands go through tp_cmd.
+# TP_EAL_EXTRA adds EAL arguments (e.g. "--single-file-segments --no-shconf" for zero-copy).
 tp_start() {
   local name=$1 role=$2 devargs=$3 fwd=$4
   shift 4
@@ -177,8 +178,10 @@ tp_start() {
   rm -f "$fifo"
   mkfifo "$fifo"
   ILIB_PREFIXES+=("$prefix")
+  local eal_extra=()
+  read -r -a eal_extra <<<"${TP_EAL_EXTRA:-}"
   local cmd=(dpdk-testpmd -l 0,1 --main-lcore "$main_lcore" --no-huge -m 1024 --no-pci
-    --file-prefix="$prefix" --log-level=pmd.net.memif:info
+    --file-prefix="$prefix" --log-level=pmd.net.memif:info "${eal_extra[@]}"
     "--vdev=net_memif0,role=$role,id=0,bsize=2048,rsize=10,$devargs"
     -- -i --no-lsc-interrupt --disable-link-check --no-flush-rx --total-num-mbufs=16384 --forward-mode="$fwd" "$@")
   echo "${cmd[*]}" >"$ILIB_DIR/$name.cmd"

@@ -55,6 +55,7 @@ struct perf_opts {
   int zero_copy;
   int verify;
   int interrupt;               /* rx in interrupt mode: sleep on the rx eventfds when idle */
+  int allow_unsealed;
   int json;
   int progress;
   int verbose;
@@ -165,6 +166,8 @@ static void usage(FILE *f) {
       "  --verify                 recv/echo: check that every packet is an nmif-perf frame, byte for byte\n"
       "  --rx-mode poll|interrupt rx queues polled (MASK_INT set, default), or woken by the peer's\n"
       "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires\n"
+      "  --allow-unsealed         master: accept regions that cannot be sealed against shrinking\n"
+      "                           (DPDK zero-copy clients share their hugepage/memseg files)\n"
       "  --src-mac MAC            source MAC of generated frames (default 02:00:00:00:00:01)\n"
       "  --dst-mac MAC            destination MAC of generated frames (default 02:00:00:00:00:02)\n"
       "  --json                   print the result as one JSON object on stdout\n"
@@ -217,7 +220,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
   enum {
     OPT_ROLE = 256, OPT_SOCKET, OPT_ID, OPT_SECRET, OPT_QUEUES, OPT_RSIZE, OPT_BSIZE, OPT_MODE,
     OPT_COUNT, OPT_SIZE, OPT_RATE, OPT_BURST, OPT_WINDOW, OPT_TIMEOUT, OPT_DURATION, OPT_HOLD,
-    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_RX_MODE, OPT_SRC_MAC, OPT_DST_MAC,
+    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_RX_MODE, OPT_ALLOW_UNSEALED, OPT_SRC_MAC, OPT_DST_MAC,
     OPT_JSON, OPT_PROGRESS, OPT_VERBOSE, OPT_HELP,
   };
   static const struct option longopts[] = {
@@ -242,6 +245,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     { "zero-copy", no_argument, 0, OPT_ZERO_COPY },
     { "verify", no_argument, 0, OPT_VERIFY },
     { "rx-mode", required_argument, 0, OPT_RX_MODE },
+    { "allow-unsealed", no_argument, 0, OPT_ALLOW_UNSEALED },
     { "src-mac", required_argument, 0, OPT_SRC_MAC },
     { "dst-mac", required_argument, 0, OPT_DST_MAC },
     { "json", no_argument, 0, OPT_JSON },
@@ -352,6 +356,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     case OPT_MACSWAP: o->macswap = 1; break;
     case OPT_ZERO_COPY: o->zero_copy = 1; break;
     case OPT_VERIFY: o->verify = 1; break;
+    case OPT_ALLOW_UNSEALED: o->allow_unsealed = 1; break;
     case OPT_RX_MODE:
       if (!strcmp(optarg, "poll") || !strcmp(optarg, "polling")) o->interrupt = 0;
       else if (!strcmp(optarg, "interrupt")) o->interrupt = 1;
@@ -583,7 +588,7 @@ static void on_disconnect(nmif_if_t *iface, const char *reason, void *user) {
      * a run. Say so once per distinct reason. */
     if (strncmp(p->attempt_reason, reason ? reason : "", sizeof(p->attempt_reason) - 1)) {
       snprintf(p->attempt_reason, sizeof(p->attempt_reason), "%s", reason ? reason : "");
-      note("connection attempt failed: %s (retrying)", p->attempt_reason);
+      note("connection attempt failed: %s%s", p->attempt_reason, p->o.is_master ? "" : " (retrying)");
     }
     return;
   }
@@ -1128,6 +1133,7 @@ int main(int argc, char **argv) {
     .app_name = "nmif-perf",
     .fd_update = nmif_loop_fd_update,
     .fd_update_ctx = p->loop,
+    .allow_unsealed_regions = p->o.allow_unsealed,
   };
   if ((err = nmif_socket_create(&p->sock, &sargs)) < 0) {
     note("socket %s: %s (%s)", p->o.socket, nmif_strerror(err), nmif_err_name(err));
