@@ -11,7 +11,7 @@
 #
 # usage: bash interop_dpdk_echo.sh <path-to-nmif-perf>   (exit 77 = skipped)
 set -u
-source "${BASH_SOURCE[0]%/*}/interop_lib.bash" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/interop_lib.bash" || exit 1
 ilib_init dpdk-echo "${1:-}"
 
 COUNT=50000  # two busy-polling nmif-perf share CPU 0 here: keep it short

@@ -6,7 +6,7 @@
 #
 # usage: bash interop_dpdk_rx_count.sh <path-to-nmif-perf>   (exit 77 = skipped)
 set -u
-source "${BASH_SOURCE[0]%/*}/interop_lib.bash" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/interop_lib.bash" || exit 1
 ilib_init dpdk-rx-count "${1:-}"
 
 COUNT=1000000

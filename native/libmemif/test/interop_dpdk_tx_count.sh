@@ -18,7 +18,7 @@
 #
 # usage: bash interop_dpdk_tx_count.sh <path-to-nmif-perf>   (exit 77 = skipped)
 set -u
-source "${BASH_SOURCE[0]%/*}/interop_lib.bash" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/interop_lib.bash" || exit 1
 ilib_init dpdk-tx-count "${1:-}"
 
 SEND_SECONDS=2

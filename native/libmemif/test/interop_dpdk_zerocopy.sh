@@ -11,7 +11,7 @@
 #
 # usage: bash interop_dpdk_zerocopy.sh <path-to-nmif-perf>   (exit 77 = skipped)
 set -u
-source "${BASH_SOURCE[0]%/*}/interop_lib.bash" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/interop_lib.bash" || exit 1
 ilib_init dpdk-zerocopy "${1:-}"
 
 export TP_EAL_EXTRA="--single-file-segments --no-shconf"
