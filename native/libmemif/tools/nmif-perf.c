@@ -659,11 +659,19 @@ static int perf_send(struct perf *p, uint16_t qid, uint64_t frames) {
   return (int)whole;
 }
 
+/* rx_burst that also takes a packet whose chain is longer than --burst (-ENOBUFS). */
+static int perf_rx_burst(struct perf *p, uint16_t qid, nmif_buf_t *bufs) {
+  int n = nmif_rx_burst(p->iface, qid, bufs, p->o.burst);
+  if (n == NMIF_ENOBUFS && p->o.burst < PERF_MAX_BURST)
+    n = nmif_rx_burst(p->iface, qid, bufs, PERF_MAX_BURST);
+  return n;
+}
+
 /* Receives one burst on queue q, checking frames when asked. Returns packets, or -errno. */
 static int perf_recv(struct perf *p, uint16_t qid) {
   struct perf_queue *q = &p->q[qid];
   nmif_buf_t bufs[PERF_MAX_BURST];
-  int n = nmif_rx_burst(p->iface, qid, bufs, p->o.burst);
+  int n = perf_rx_burst(p, qid, bufs);
   if (n <= 0) return n;
   int check = p->o.mode == MODE_ROUNDTRIP || p->o.verify;
   unsigned pkts = 0;
@@ -713,7 +721,7 @@ static void swap_macs(uint8_t *d) {
 static int perf_echo(struct perf *p, uint16_t qid) {
   struct perf_queue *q = &p->q[qid];
   if (q->npend == 0) {
-    int n = nmif_rx_burst(p->iface, qid, q->pend, p->o.burst);
+    int n = perf_rx_burst(p, qid, q->pend);
     if (n <= 0) return n;
     q->npend = (uint16_t)n;
     for (unsigned i = 0; i < (unsigned)n;) {
@@ -779,10 +787,14 @@ static int perf_echo(struct perf *p, uint16_t qid) {
       np++;
       i = covered = j + 1;
     }
+    const nmif_stats_t *st = nmif_stats(p->iface, 1, qid);
+    uint64_t too_big = st ? st->drop_too_big : 0;
     int sent = nmif_tx_copy(p->iface, qid, pkts, lens, (uint16_t)np);
     if (sent < 0) return sent;
-    pkts_done = (unsigned)sent;
+    /* Consumed = sent, or dropped for good (too big: counted by the library). */
     bufs_done = (unsigned)sent < np ? firstbuf[sent] : covered;
+    too_big = st ? st->drop_too_big - too_big : 0;
+    pkts_done = (unsigned)sent - (unsigned)too_big;
     for (int i = 0; i < sent; i++) q->tx_bytes += lens[i];
   }
   if (bufs_done) {
