@@ -114,7 +114,7 @@ export interface NativeMemifSocketConstructor {
 export interface NativeQueueStats {
   packets: number;
   bytes: number;
-  dropRingFull: number;
+  ringFull: number;
   dropBadDesc: number;
   dropTooBig: number;
   bursts: number;

@@ -51,7 +51,7 @@ Napi::Object StatsObject(Napi::Env env, const nmif_stats_t* s) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("packets", static_cast<double>(s->packets));
   o.Set("bytes", static_cast<double>(s->bytes));
-  o.Set("dropRingFull", static_cast<double>(s->drop_ring_full));
+  o.Set("ringFull", static_cast<double>(s->ring_full));
   o.Set("dropBadDesc", static_cast<double>(s->drop_bad_desc));
   o.Set("dropTooBig", static_cast<double>(s->drop_too_big));
   o.Set("bursts", static_cast<double>(s->bursts));

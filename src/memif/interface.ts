@@ -71,6 +71,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   #regions: Uint8Array[] | null = null;
   #connected = false;
   #lastReason = '';
+  #lastAttemptReason = '';
   #rxModes: RxMode[];
   /** Queues currently polled on each loop turn (polling mode, or adaptive while busy). */
   #polled = new Set<number>();
@@ -119,7 +120,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#native === null;
   }
 
-  /** Why the link last went down ('' if it never did). */
+  /** Why the link last went down or the last connection attempt failed ('' if neither happened). */
   get lastDisconnectReason(): string {
     return this.#lastReason;
   }
@@ -308,8 +309,14 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       this.#regions = null;
       this.#lastReason = reason;
       this.#stopPolling();
-      log.info('interface %d (%s) on %s: link down: %s', this.id, this.role, this.socket.path, reason);
-      if (was || this.listenerCount('disconnect') > 0) this.emit('disconnect', reason);
+      if (was) {
+        log.info('interface %d (%s) on %s: link down: %s', this.id, this.role, this.socket.path, reason);
+        this.emit('disconnect', reason);
+      } else if (reason !== this.#lastAttemptReason) {
+        // A refused attempt (a slave retries with backoff): say why once, not on every retry.
+        log.warn('interface %d (%s) on %s: connection attempt failed: %s', this.id, this.role, this.socket.path, reason);
+      }
+      this.#lastAttemptReason = was ? '' : reason;
     } else if (kind === EV_RX) {
       if (this.#transferred.has(qid)) return;
       if (this.#rxModes[qid] === 'adaptive' && !this.#polled.has(qid)) this.#startPolling(qid);

@@ -143,6 +143,9 @@ NMIF_EXTERN int nmif_socket_listener_fd(const nmif_socket_t *sock);
 
 typedef void (*nmif_conn_cb)(nmif_if_t *iface, void *user);
 /* reason: the peer's DISCONNECT string, or our own description of why the link went down. */
+/* Called whenever a control connection bound to the interface ends: after the link was up,
+ * and also when a handshake fails (the peer refused us, e.g. "incorrect secret"), in which
+ * case nmif_if_is_connected() was never true. */
 typedef void (*nmif_disc_cb)(nmif_if_t *iface, const char *reason, void *user);
 /* An rx queue's interrupt fired (only queues in interrupt mode, only when on_rx is set). */
 typedef void (*nmif_rx_cb)(nmif_if_t *iface, uint16_t qid, void *user);
@@ -230,7 +233,8 @@ NMIF_EXTERN int nmif_ring_details(const nmif_if_t *iface, int is_tx, uint16_t qi
 typedef struct nmif_stats {
   uint64_t packets;
   uint64_t bytes;
-  uint64_t drop_ring_full;     /* tx: packets that did not fit */
+  uint64_t ring_full;          /* tx: calls that found no room for the next packet (the
+                                  caller decides whether that is a drop or a retry) */
   uint64_t drop_bad_desc;      /* rx/tx: descriptors the peer corrupted */
   uint64_t drop_too_big;       /* tx: packet larger than the chain limit */
   uint64_t bursts;
@@ -277,7 +281,7 @@ NMIF_EXTERN int nmif_tx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, 
 /* Copies packets into the ring (chaining across buffers as needed) and publishes them.
  * Returns the number of packets consumed: sent, or dropped because they can never fit (empty,
  * or more than 256 buffers; counted in drop_too_big). Stops at the first that does not fit
- * now (ring full; counted in drop_ring_full). */
+ * now (ring full; counted in ring_full). A packet not taken is the caller's to retry or drop. */
 NMIF_EXTERN int nmif_tx_copy(nmif_if_t *iface, uint16_t qid, const void *const *pkts,
                              const uint32_t *lens, uint16_t count);
 /* Slave only, zero-copy forward: moves received buffers (from nmif_rx_burst on rx_qid, not

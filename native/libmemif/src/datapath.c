@@ -338,7 +338,7 @@ int nmif_tx_copy(nmif_if_t *i, uint16_t qid, const void *const *pkts, const uint
         continue;
       }
       if (p < count)
-        q->stats->drop_ring_full++;
+        q->stats->ring_full++;
       break;
     }
     int r = nmif_tx_burst(i, qid, bufs, used);

@@ -842,7 +842,7 @@ static void perf_sum(const struct perf *p, struct perf_totals *t) {
     for (int dir = 0; dir < 2; dir++) {
       const nmif_stats_t *s = nmif_stats(p->iface, dir, i);
       if (!s) continue;
-      t->ring_full += s->drop_ring_full;
+      t->ring_full += s->ring_full;
       t->bad_desc += s->drop_bad_desc;
       t->too_big += s->drop_too_big;
       t->irq_received += s->irq_received;
