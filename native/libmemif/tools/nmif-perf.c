@@ -54,6 +54,7 @@ struct perf_opts {
   int macswap;
   int zero_copy;
   int verify;
+  int drain;            /* send: also receive and count what comes back (a forwarder's output) */
   int interrupt;               /* rx in interrupt mode: sleep on the rx eventfds when idle */
   int allow_unsealed;
   int json;
@@ -164,6 +165,8 @@ static void usage(FILE *f) {
       "  --macswap                echo: swap source and destination MAC before sending back\n"
       "  --zero-copy              echo as slave: move received buffers to tx without copying (nmif_tx_swap)\n"
       "  --verify                 recv/echo: check that every packet is an nmif-perf frame, byte for byte\n"
+      "  --drain                  send: also receive and count frames that come back, unchecked\n"
+      "                           (drives a forwarder at full rate and measures its output)\n"
       "  --rx-mode poll|interrupt rx queues polled (MASK_INT set, default), or woken by the peer's\n"
       "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires\n"
       "  --allow-unsealed         master: accept regions that cannot be sealed against shrinking\n"
@@ -220,7 +223,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
   enum {
     OPT_ROLE = 256, OPT_SOCKET, OPT_ID, OPT_SECRET, OPT_QUEUES, OPT_RSIZE, OPT_BSIZE, OPT_MODE,
     OPT_COUNT, OPT_SIZE, OPT_RATE, OPT_BURST, OPT_WINDOW, OPT_TIMEOUT, OPT_DURATION, OPT_HOLD,
-    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_RX_MODE, OPT_ALLOW_UNSEALED, OPT_SRC_MAC, OPT_DST_MAC,
+    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_DRAIN, OPT_RX_MODE, OPT_ALLOW_UNSEALED, OPT_SRC_MAC, OPT_DST_MAC,
     OPT_JSON, OPT_PROGRESS, OPT_VERBOSE, OPT_HELP,
   };
   static const struct option longopts[] = {
@@ -244,6 +247,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     { "macswap", no_argument, 0, OPT_MACSWAP },
     { "zero-copy", no_argument, 0, OPT_ZERO_COPY },
     { "verify", no_argument, 0, OPT_VERIFY },
+    { "drain", no_argument, 0, OPT_DRAIN },
     { "rx-mode", required_argument, 0, OPT_RX_MODE },
     { "allow-unsealed", no_argument, 0, OPT_ALLOW_UNSEALED },
     { "src-mac", required_argument, 0, OPT_SRC_MAC },
@@ -356,6 +360,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     case OPT_MACSWAP: o->macswap = 1; break;
     case OPT_ZERO_COPY: o->zero_copy = 1; break;
     case OPT_VERIFY: o->verify = 1; break;
+    case OPT_DRAIN: o->drain = 1; break;
     case OPT_ALLOW_UNSEALED: o->allow_unsealed = 1; break;
     case OPT_RX_MODE:
       if (!strcmp(optarg, "poll") || !strcmp(optarg, "polling")) o->interrupt = 0;
@@ -1009,7 +1014,8 @@ static int perf_work(struct perf *p, uint64_t now) {
       }
     }
     if (!p->connected) break;
-    if (o->mode == MODE_RECV || o->mode == MODE_ROUNDTRIP) r = perf_recv(p, qid);
+    if (o->mode == MODE_RECV || o->mode == MODE_ROUNDTRIP || (o->mode == MODE_SEND && o->drain))
+      r = perf_recv(p, qid);
     else if (o->mode == MODE_ECHO) r = perf_echo(p, qid);
     else r = 0;
     if (r < 0) return r;
