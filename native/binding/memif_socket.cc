@@ -94,7 +94,25 @@ MemifSocket::MemifSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Memi
   int r = nmif_socket_create(&sock_, &a);
   RethrowPending(env);
   if (r < 0) ThrowNmif(env, r, "nmif_socket_create");
+  env_ = env;
+  napi_add_env_cleanup_hook(env, &MemifSocket::OnEnvCleanup, this);
   Ref();  // until close()
+}
+
+void MemifSocket::OnEnvCleanup(void* arg) {
+  MemifSocket* self = static_cast<MemifSocket*>(arg);
+  self->env_gone_ = true;
+  self->Shutdown();
+}
+
+// Destroys the C socket and orphans its interfaces (shared queues are revoked first).
+void MemifSocket::Shutdown() {
+  nmif_socket_t* s = sock_;
+  sock_ = nullptr;
+  std::vector<MemifInterface*> orphans;
+  orphans.swap(ifaces_);
+  if (s) nmif_socket_destroy(s);
+  for (MemifInterface* i : orphans) i->Orphan();
 }
 
 // Only reached after close(): a live socket references itself.
@@ -117,7 +135,7 @@ int MemifSocket::OnFdUpdate(int fd, nmif_fd_op_t op, uint32_t events, void* toke
       self->tokens_.erase(id);
     }
   }
-  if (self->fd_update_.IsEmpty()) return 0;  // finalizing: nothing left to tell
+  if (self->env_gone_ || self->fd_update_.IsEmpty()) return 0;  // no JS any more: nothing to tell
   Napi::Env env = self->fd_update_.Env();
   try {
     Napi::HandleScope scope(env);
@@ -183,12 +201,8 @@ Napi::Value MemifSocket::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (sock_) {
     // Interfaces go down (events queued, regions detached), then lose their C object.
-    int r = nmif_socket_destroy(sock_);
-    if (r == NMIF_EBUSY) ThrowNmif(env, r, "nmif_socket_destroy");
-    sock_ = nullptr;
-    std::vector<MemifInterface*> orphans;
-    orphans.swap(ifaces_);
-    for (MemifInterface* i : orphans) i->Orphan();
+    napi_remove_env_cleanup_hook(env_, &MemifSocket::OnEnvCleanup, this);
+    Shutdown();
     Unref();
     RethrowPending(env);
   }
@@ -270,8 +284,9 @@ void MemifInterface::UnshareAll() {
 
 void MemifInterface::Orphan() {
   UnshareAll();
-  DetachRegions();
   iface_ = nullptr;
+  if (sock_ && sock_->EnvGone()) return;  // references die with the environment
+  DetachRegions();
   sock_ref_.Reset();
   Unref();
 }
@@ -296,6 +311,7 @@ void MemifInterface::OnDisconnect(nmif_if_t*, const char* reason, void* user) {
   MemifInterface* self = static_cast<MemifInterface*>(user);
   // Before libmemif unmaps: workers finish their burst and stop, views become empty.
   for (auto& q : self->shared_) q->Revoke();
+  if (self->sock_ && self->sock_->EnvGone()) return;
   self->DetachRegions();
   if (self->sock_) self->sock_->Push({kEventDisconnect, self->handle_, 0, reason ? reason : ""});
 }

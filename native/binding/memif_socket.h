@@ -47,6 +47,8 @@ class MemifSocket : public Napi::ObjectWrap<MemifSocket> {
   ~MemifSocket() override;
 
   void Push(LinkEvent ev) { events_.push_back(std::move(ev)); }
+  // True while the environment (thread) is being torn down: no JavaScript may run.
+  bool EnvGone() const { return env_gone_; }
   void Forget(MemifInterface* iface);
   // Rethrows a JS exception raised inside the fd-update callback during the last C call.
   void RethrowPending(Napi::Env env);
@@ -54,6 +56,10 @@ class MemifSocket : public Napi::ObjectWrap<MemifSocket> {
  private:
   friend class MemifInterface;
   static int OnFdUpdate(int fd, nmif_fd_op_t op, uint32_t events, void* token, void* ctx);
+  // A worker terminated (or the thread ended) with this socket open: peers still get a
+  // DISCONNECT, socket files are removed and every fd is closed, without running JS.
+  static void OnEnvCleanup(void* arg);
+  void Shutdown();
 
   Napi::Value FdReady(const Napi::CallbackInfo& info);
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
@@ -72,6 +78,8 @@ class MemifSocket : public Napi::ObjectWrap<MemifSocket> {
   uint32_t next_iface_ = 1;
   Napi::Error pending_;
   bool has_pending_ = false;
+  bool env_gone_ = false;
+  napi_env env_ = nullptr;  // for removing the cleanup hook
 };
 
 class MemifInterface : public Napi::ObjectWrap<MemifInterface> {

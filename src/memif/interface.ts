@@ -67,6 +67,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   readonly role: Role;
   readonly id: number;
   #native: NativeMemifInterface | null;
+  readonly #handle: number;
   #onClose: (iface: MemifInterface) => void;
   #regions: Uint8Array[] | null = null;
   #connected = false;
@@ -105,11 +106,12 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       bufferSize: options.bufferSize,
       interrupts: true,
     });
+    this.#handle = this.#native.handle;
   }
 
   /** @internal handle of the native object, unique per socket */
   get handle(): number {
-    return this.#native?.handle ?? -1;
+    return this.#handle;
   }
 
   get connected(): boolean {
@@ -129,7 +131,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Receives up to batch.capacity buffers (whole packets) on `queue`; returns the count. */
   rx(queue: number, batch: PacketBatch): number {
-    const nat = this.#live('rx', queue);
+    const nat = this.#live('rx', queue, this.options.rxQueues);
     const n = nat.rxBurst(queue, batch.words, batch.capacity);
     if (n < 0) throw this.#burstError(n, 'rx');
     batch.count = n;
@@ -140,7 +142,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Releases received buffers to the peer: a whole batch (batch.count) or a count. */
   refill(queue: number, what: PacketBatch | number): number {
-    const nat = this.#live('refill', queue);
+    const nat = this.#live('refill', queue, this.options.rxQueues);
     const count = typeof what === 'number' ? what : what.count;
     const n = nat.rxRelease(queue, count);
     if (n < 0) throw this.#burstError(n, 'refill');
@@ -150,7 +152,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Reserves up to `max` tx buffers; each comes with its capacity as len(). */
   alloc(queue: number, batch: PacketBatch, max = batch.capacity): number {
-    const nat = this.#live('alloc', queue);
+    const nat = this.#live('alloc', queue, this.options.txQueues);
     const n = nat.txAlloc(queue, batch.words, Math.min(max, batch.capacity));
     if (n < 0) throw this.#burstError(n, 'alloc');
     batch.count = n;
@@ -160,7 +162,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Publishes the first `count` buffers of the last alloc()/swap(); returns buffers sent. */
   tx(queue: number, batch: PacketBatch, count = batch.count): number {
-    const nat = this.#live('tx', queue);
+    const nat = this.#live('tx', queue, this.options.txQueues);
     const n = nat.txBurst(queue, batch.words, count);
     if (n < 0) throw this.#burstError(n, 'tx');
     return n;
@@ -173,8 +175,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
    * as usual. Returns how many buffers were moved (whole packets; fewer if the ring is full).
    */
   swap(rxQueue: number, txQueue: number, batch: PacketBatch, count = batch.count): number {
-    const nat = this.#live('swap', rxQueue);
-    if (this.#transferred.has(txQueue)) throw this.#ownedError('swap', txQueue);
+    const nat = this.#live('swap', rxQueue, this.options.rxQueues);
+    this.#live('swap', txQueue, this.options.txQueues);
     const n = nat.txSwap(rxQueue, txQueue, batch.words, count);
     if (n < 0) throw this.#burstError(n, 'swap');
     return n;
@@ -182,9 +184,12 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   /** Copies packets into the tx ring; returns how many were taken (sent, or dropped as too big). */
   send(queue: number, data: Uint8Array | Uint8Array[]): number {
-    const nat = this.#live('send', queue);
+    const nat = this.#live('send', queue, this.options.txQueues);
     const pkts = data instanceof Uint8Array ? [data] : data;
     if (!Array.isArray(pkts)) throw new InvalidArgumentError('send() takes a Uint8Array or an array of them');
+    for (let k = 0; k < pkts.length; k++) {
+      if (!(pkts[k] instanceof Uint8Array)) throw new InvalidArgumentError(`send(): packet ${k} is not a Uint8Array`);
+    }
     let done = 0;
     while (done < pkts.length) {
       const chunk = done === 0 && pkts.length <= 256 ? pkts : pkts.slice(done, done + 256);
@@ -391,8 +396,11 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#regions;
   }
 
-  #live(what: string, queue = -1): NativeMemifInterface {
+  #live(what: string, queue = -1, count = 0): NativeMemifInterface {
     if (this.#native === null) throw new ClosedError(`${what}: interface ${this.id} is closed`);
+    if (count > 0 && !(Number.isInteger(queue) && queue >= 0 && queue < count)) {
+      throw new InvalidArgumentError(`${what}: queue must be an integer from 0 to ${count - 1}, got ${String(queue)}`);
+    }
     if (this.#transferred.has(queue)) throw this.#ownedError(what, queue);
     return this.#native;
   }
