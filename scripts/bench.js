@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// npm run bench [-- <scenario>...]: runs the benchmarks in bench/, each printing its figures.
+//   ts-forward   TypeScript zero-copy forward vs the C core's forward loop (+ heap/RSS over 10M packets)
+//   c-vs-dpdk    our C slave -> master pair vs the DPDK testpmd pair (+ callgrind instructions/packet)
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const scenarios = {
+  'ts-forward': [process.execPath, ['--import', 'tsx', '--expose-gc', 'bench/ts-forward.ts']],
+  'c-vs-dpdk': [process.execPath, ['bench/run-c-vs-dpdk.js']],
+};
+const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
+for (const name of picked.length ? picked : Object.keys(scenarios)) {
+  const s = scenarios[name];
+  if (!s) {
+    console.error(`unknown benchmark "${name}"; choose from: ${Object.keys(scenarios).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n=== ${name} ===`);
+  const r = spawnSync(s[0], [...s[1], ...extra], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
+}
