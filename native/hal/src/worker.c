@@ -1,0 +1,220 @@
+/* Forwarding workers: one native thread each, owning the ports of its paths.
+ *
+ * The loop: apply pending commands (SPSC ring), then for each path src -> dst do one
+ * rx_burst on src, one tx_burst of that batch on dst, and rx_done on src. Commands are
+ * acknowledged through `done_seq`, which the control thread waits for, so when add/del/pause
+ * return the worker has already applied them (a deleted path is no longer referenced). */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd_ring.h"
+#include "port.h"
+
+#define MAX_PATHS 64
+
+enum { CMD_ADD = 1, CMD_DEL, CMD_PAUSE, CMD_RESUME, CMD_STOP };
+
+typedef struct path {
+  nhal_port_t *src, *dst;
+} path_t;
+
+struct nhal_worker {
+  nhal_cmd_ring_t cmds;
+  uint32_t next_seq;                 /* control thread only */
+  uint32_t done_seq;                 /* written by the worker (release), read by control */
+  int result;                        /* of the last command, written before done_seq */
+  pthread_t thread;
+  int started;
+  uint16_t burst;
+  uint32_t idle_sleep_us;
+  int cpu;
+  char name[16];
+  /* worker-private state */
+  path_t paths[MAX_PATHS];
+  int n_paths;
+  int paused;
+  int stop;
+  uint64_t stats[NHAL_WS_COUNT];     /* written by the worker only */
+  nhal_batch_t batch;                /* large: one per worker, reused every burst */
+};
+
+#define WSTAT_SET(w, i, val) __atomic_store_n(&(w)->stats[(i)], (uint64_t)(val), __ATOMIC_RELAXED)
+#define WSTAT_ADD(w, i, n) WSTAT_SET(w, i, (w)->stats[(i)] + (n))
+
+static int apply(nhal_worker_t *w, const nhal_cmd_t *c) {
+  switch (c->op) {
+    case CMD_ADD:
+      if (w->n_paths == MAX_PATHS) return -ENOSPC;
+      w->paths[w->n_paths].src = c->a;
+      w->paths[w->n_paths].dst = c->b;
+      w->n_paths++;
+      return 0;
+    case CMD_DEL:
+      for (int k = 0; k < w->n_paths; k++) {
+        if (w->paths[k].src == c->a && w->paths[k].dst == c->b) {
+          w->paths[k] = w->paths[--w->n_paths];
+          return 0;
+        }
+      }
+      return -ENOENT;
+    case CMD_PAUSE: w->paused = 1; return 0;
+    case CMD_RESUME: w->paused = 0; return 0;
+    case CMD_STOP: w->stop = 1; return 0;
+  }
+  return -EINVAL;
+}
+
+static void drain_commands(nhal_worker_t *w) {
+  nhal_cmd_t c;
+  while (nhal__cmd_pop(&w->cmds, &c) == 0) {
+    w->result = apply(w, &c);
+    WSTAT_ADD(w, NHAL_WS_COMMANDS, 1);
+    WSTAT_SET(w, NHAL_WS_PATHS, w->n_paths);
+    WSTAT_SET(w, NHAL_WS_PAUSED, w->paused);
+    __atomic_store_n(&w->done_seq, c.seq, __ATOMIC_RELEASE);  /* pairs with wait_done */
+  }
+}
+
+static void *worker_main(void *arg) {
+  nhal_worker_t *w = arg;
+  pthread_setname_np(pthread_self(), w->name);
+  nhal_dpdk_thread_register();
+  uint32_t idle = 0;
+  while (!w->stop) {
+    drain_commands(w);
+    if (w->stop) break;
+    uint64_t moved = 0;
+    if (!w->paused) {
+      for (int k = 0; k < w->n_paths; k++) {
+        nhal_port_t *src = w->paths[k].src, *dst = w->paths[k].dst;
+        int n = src->ops->rx_burst(src, &w->batch, w->burst);
+        if (n <= 0) continue;
+        dst->ops->tx_burst(dst, &w->batch);
+        src->ops->rx_done(src, &w->batch);
+        moved += (uint64_t)n;
+      }
+    }
+    WSTAT_ADD(w, NHAL_WS_ROUNDS, 1);
+    if (moved) {
+      idle = 0;
+      continue;
+    }
+    WSTAT_ADD(w, NHAL_WS_IDLE_ROUNDS, 1);
+    if (w->paused || (w->idle_sleep_us && ++idle >= 1024)) {
+      struct timespec ts = {0, (long)(w->idle_sleep_us ? w->idle_sleep_us : 100) * 1000L};
+      nanosleep(&ts, NULL);
+      WSTAT_ADD(w, NHAL_WS_SLEEPS, 1);
+    }
+  }
+  nhal_dpdk_thread_unregister();
+  return NULL;
+}
+
+static int send_and_wait(nhal_worker_t *w, uint32_t op, void *a, void *b) {
+  nhal_cmd_t c = {op, ++w->next_seq, a, b};
+  struct timespec ts = {0, 50 * 1000L};
+  int spins = 0;
+  while (nhal__cmd_push(&w->cmds, &c) < 0) {
+    if (++spins > 40000) return -ETIMEDOUT;
+    nanosleep(&ts, NULL);
+  }
+  spins = 0;
+  /* Signed difference: seq numbers wrap. */
+  while ((int32_t)(__atomic_load_n(&w->done_seq, __ATOMIC_ACQUIRE) - c.seq) < 0) {
+    if (++spins > 40000) return -ETIMEDOUT;  /* ~2 s */
+    if (spins < 100) sched_yield();
+    else nanosleep(&ts, NULL);
+  }
+  return w->result;
+}
+
+int nhal_worker_create(nhal_worker_t **out, const nhal_worker_args_t *args) {
+  nhal_worker_args_t a = args ? *args : (nhal_worker_args_t){0};
+  if (a.burst == 0) a.burst = 64;
+  if (a.burst > NHAL_BURST_MAX) return -EINVAL;
+  nhal_worker_t *w;
+  if (posix_memalign((void **)&w, 64, sizeof *w)) return -ENOMEM;
+  memset(w, 0, sizeof *w);
+  w->burst = a.burst;
+  w->idle_sleep_us = a.idle_sleep_us;
+  w->cpu = args ? a.cpu : -1;
+  strncpy(w->name, a.name ? a.name : "nhal-worker", sizeof w->name - 1);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (w->cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(w->cpu, &set);
+    pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+  }
+  int r = pthread_create(&w->thread, &attr, worker_main, w);
+  pthread_attr_destroy(&attr);
+  if (r) {
+    free(w);
+    return -r;
+  }
+  w->started = 1;
+  *out = w;
+  return 0;
+}
+
+void nhal_worker_destroy(nhal_worker_t *w) {
+  if (!w) return;
+  if (w->started) {
+    nhal_cmd_t c = {CMD_STOP, ++w->next_seq, NULL, NULL};
+    while (nhal__cmd_push(&w->cmds, &c) < 0) sched_yield();
+    pthread_join(w->thread, NULL);
+  }
+  /* The thread is gone: its paths' ports are free again. */
+  for (int k = 0; k < w->n_paths; k++) {
+    nhal_port_t *ports[2] = {w->paths[k].src, w->paths[k].dst};
+    for (int j = 0; j < 2; j++) {
+      if (atomic_fetch_sub(&ports[j]->users, 1) == 1) atomic_store(&ports[j]->owner, NULL);
+    }
+  }
+  free(w);
+}
+
+static int claim(nhal_worker_t *w, nhal_port_t *p) {
+  void *expected = NULL;
+  if (!atomic_compare_exchange_strong(&p->owner, &expected, (void *)w) && expected != w) return -EBUSY;
+  atomic_fetch_add(&p->users, 1);
+  return 0;
+}
+
+static void unclaim(nhal_port_t *p) {
+  if (atomic_fetch_sub(&p->users, 1) == 1) atomic_store(&p->owner, NULL);
+}
+
+int nhal_worker_add_path(nhal_worker_t *w, nhal_port_t *src, nhal_port_t *dst) {
+  if (!w || !src || !dst || src == dst) return -EINVAL;
+  int r = claim(w, src);
+  if (r < 0) return r;
+  if ((r = claim(w, dst)) < 0) {
+    unclaim(src);
+    return r;
+  }
+  r = send_and_wait(w, CMD_ADD, src, dst);
+  if (r < 0 && r != -ETIMEDOUT) {
+    unclaim(src);
+    unclaim(dst);
+  }
+  return r;
+}
+
+int nhal_worker_del_path(nhal_worker_t *w, nhal_port_t *src, nhal_port_t *dst) {
+  int r = send_and_wait(w, CMD_DEL, src, dst);
+  if (r == 0) {
+    unclaim(src);
+    unclaim(dst);
+  }
+  return r;
+}
+
+int nhal_worker_pause(nhal_worker_t *w) { return send_and_wait(w, CMD_PAUSE, NULL, NULL); }
+int nhal_worker_resume(nhal_worker_t *w) { return send_and_wait(w, CMD_RESUME, NULL, NULL); }
+const uint64_t *nhal_worker_stats(const nhal_worker_t *w) { return w->stats; }
