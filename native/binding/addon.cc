@@ -4,6 +4,9 @@
 #include <napi.h>
 
 #include "fd_watch.h"
+#include "hal_dpdk.h"
+#include "hal_port.h"
+#include "hal_worker.h"
 #include "memif_socket.h"
 #include "worker_queue.h"
 #include "sys.h"
@@ -20,6 +23,9 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("MemifInterface", MemifInterface::Define(env), napi_enumerable),
                              InstanceValue("WorkerQueue", WorkerQueue::Define(env), napi_enumerable),
                              InstanceValue("constants", sys::DefineConstants(env), napi_enumerable),
+                             InstanceValue("HalPort", HalPort::Define(env), napi_enumerable),
+                             InstanceValue("HalWorker", HalWorker::Define(env), napi_enumerable),
+                             InstanceValue("dpdk", hal_dpdk::Define(env), napi_enumerable),
                          });
   }
 };

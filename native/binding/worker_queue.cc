@@ -83,6 +83,8 @@ void UnshareQueue(const std::shared_ptr<SharedQueue>& q) {
   registry.erase(q->id);
 }
 
+std::shared_ptr<SharedQueue> FindSharedQueue(uint32_t id) { return Find(id); }
+
 // ---- worker side --------------------------------------------------------------------------------
 
 Napi::Function WorkerQueue::Define(Napi::Env env) {

@@ -54,6 +54,8 @@ struct SharedQueue {
 // Owner side: the registry.
 std::shared_ptr<SharedQueue> ShareQueue(nmif_if_t* iface, uint16_t qid);
 void UnshareQueue(const std::shared_ptr<SharedQueue>& q);
+// A shared queue by id (nullptr if unknown), for native consumers such as the bridge's ports.
+std::shared_ptr<SharedQueue> FindSharedQueue(uint32_t id);
 
 class WorkerQueue : public Napi::ObjectWrap<WorkerQueue> {
  public:
