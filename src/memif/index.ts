@@ -16,3 +16,4 @@ export {
   type SocketOptions,
 } from './options';
 export { WorkerQueue, attachQueue, type QueueHandle, type WorkerQueueEvents } from './worker-queue';
+export { DEVARGS_HELP, parseDevargs, type MemifDevargs } from './devargs';
