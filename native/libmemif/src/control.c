@@ -537,7 +537,9 @@ static int handle_one(nmif__conn_t *c) {
   if (n == -EAGAIN || n == -EINTR)
     return 2;
   if (n < 0) {
-    conn_fail(c, "control socket error", 0);
+    char why[NMIF_REASON_MAX];
+    snprintf(why, sizeof(why), "control socket error: %s", strerror((int)-n));
+    conn_fail(c, why, 0);
     return 1;
   }
   if (n == 0) {
