@@ -1,0 +1,39 @@
+/**
+ * Port counters: NHAL_ST_* words of native/hal/include/nhal.h, read straight from the memory
+ * the worker writes (one BigUint64Array per port queue; no native call per read).
+ */
+export const PORT_STATS = [
+  'rxPackets',
+  'rxBytes',
+  'rxBursts',
+  'rxErrors',
+  'txPackets',
+  'txBytes',
+  'dropLinkDown',
+  'dropTxFull',
+  'dropNoMbuf',
+  'dropTooBig',
+  'downPolls',
+] as const;
+
+export type PortStatName = (typeof PORT_STATS)[number];
+export type PortCounters = Record<PortStatName, number>;
+
+export function readCounters(words: BigUint64Array): PortCounters {
+  const out = {} as PortCounters;
+  for (let k = 0; k < PORT_STATS.length; k++) out[PORT_STATS[k]] = Number(words[k]);
+  return out;
+}
+
+export function sumCounters(list: PortCounters[]): PortCounters {
+  const out = {} as PortCounters;
+  for (const name of PORT_STATS) out[name] = list.reduce((s, c) => s + c[name], 0);
+  return out;
+}
+
+/** Drops of all reasons, for status lines. */
+export function drops(c: PortCounters): number {
+  return c.dropLinkDown + c.dropTxFull + c.dropNoMbuf + c.dropTooBig + c.rxErrors;
+}
+
+export const WORKER_STATS = ['rounds', 'idleRounds', 'sleeps', 'commands', 'paths', 'paused'] as const;
