@@ -11,6 +11,7 @@
  *   ours+copy memif_pair --threads --rx-work=copy (the receiver also copies each frame out,
  *             as copy-mode net_memif does into mbufs; --no-rx-copy leaves it out)
  *   dpdk      testpmd_pair.sh (txonly client on core 0 -> rxonly server on core 1)
+ * with the same ring (1024 slots), buffer size (2048) and burst (--burst, 64) on both sides,
  * alternating the order every round (ours first on even rounds, dpdk first on odd ones) so a
  * drift of the machine does not favour one side. Then medians, min/max and ratios ours/dpdk
  * (ratio of the medians, and the median of the per-round ratios), then instructions per packet
@@ -35,8 +36,8 @@ const DEFAULTS = {
   sizes: [64, 1500],
   seconds: 3,
   warmup: 1,
-  burst: null, // memif_pair's own default
-  dpdkBurst: null, // testpmd's own default (32)
+  burst: 64, // both sides: same ring (1024), buffer (2048) and burst
+  dpdkBurst: null, // null: the same as burst
   buildDir: process.env.NMEMIF_BUILD_DIR || path.join(ROOT, 'build'),
   dpdk: true,
   rxCopy: true,
@@ -54,8 +55,8 @@ const USAGE = `usage: node bench/run-c-vs-dpdk.js [options]
   --sizes A,B          frame sizes in bytes (default ${DEFAULTS.sizes.join(',')})
   --seconds S          measuring window of every run (default ${DEFAULTS.seconds})
   --warmup S           traffic before the window opens (default ${DEFAULTS.warmup})
-  --burst N            memif_pair --burst (default: memif_pair's default)
-  --dpdk-burst N       testpmd --burst (default: testpmd's default, 32)
+  --burst N            packets per burst, ours and testpmd (default ${DEFAULTS.burst})
+  --dpdk-burst N       testpmd --burst only, when it should differ from --burst
   --build-dir DIR      where bench/memif_pair was built (default build/, env NMEMIF_BUILD_DIR)
   --tx-core N          sender core (default 0)
   --rx-core N          receiver core (default 1)
@@ -114,6 +115,7 @@ function parseArgs(argv) {
     }
   }
   if (o.txCore === o.rxCore) fail('--tx-core and --rx-core must differ');
+  if (o.dpdkBurst === null) o.dpdkBurst = o.burst;
   return o;
 }
 
@@ -227,7 +229,7 @@ function callgrindRun(bin, o, size, packets, dir) {
   const out = path.join(dir, `cg.${size}.${packets}.out`);
   const args = ['--tool=callgrind', `--callgrind-out-file=${out}`, bin, '--single',
     '--size', String(size), '--packets', String(packets)];
-  if (o.burst) args.push('--burst', String(o.burst));
+  args.push('--burst', String(o.burst));
   const res = runJson('valgrind', args, 600, `callgrind ${size} B x ${packets}`);
   if (res.error) return res;
   const cg = callgrindSelf(out);
@@ -302,12 +304,12 @@ function main() {
 
   const base = ['--threads', '--seconds', String(o.seconds), '--warmup', String(o.warmup),
     '--tx-core', String(o.txCore), '--rx-core', String(o.rxCore)];
-  if (o.burst) base.push('--burst', String(o.burst));
+  base.push('--burst', String(o.burst));
   const sides = [{ key: 'ours', args: base }];
   if (o.rxCopy) sides.push({ key: 'ours_rxcopy', args: [...base, '--rx-work', 'copy'] });
   const dpdkArgs = ['--warmup', String(o.warmup), '--seconds', String(o.seconds),
     '--tx-core', String(o.txCore), '--rx-core', String(o.rxCore)];
-  if (o.dpdkBurst) dpdkArgs.push('--burst', String(o.dpdkBurst));
+  dpdkArgs.push('--burst', String(o.dpdkBurst));
 
   const limitOurs = o.warmup + o.seconds + 30;
   const limitDpdk = o.warmup + o.seconds + 120;
@@ -406,18 +408,19 @@ function main() {
   let hdr = padr('size', 6);
   for (const c of cols) hdr += pad(colName[c], 24);
   if (o.dpdk) for (const c of cols.filter((x) => x !== 'dpdk'))
-    hdr += pad(`${colName[c]}/dpdk`, 28);
+    hdr += pad(`${colName[c]}/dpdk`, 34);
   out.push(hdr);
   for (const row of results) {
     let line = padr(`${row.size} B`, 6);
     for (const c of cols) line += pad(cell(row[c]?.rx_pps), 24);
     if (o.dpdk) for (const c of cols.filter((x) => x !== 'dpdk')) {
       const r = row[`ratio_${c}_vs_dpdk`];
-      line += pad(r ? `${r.of_medians.toFixed(2)}x (${r.paired ? `${r.paired.min.toFixed(2)}..${r.paired.max.toFixed(2)}` : '-'})` : '-', 28);
+      const p = r?.paired;
+      line += pad(r ? `${r.of_medians.toFixed(2)}x (${p ? `${p.median.toFixed(2)} [${p.min.toFixed(2)}..${p.max.toFixed(2)}]` : '-'})` : '-', 34);
     }
     out.push(line);
   }
-  if (o.dpdk) out.push('ratio = median ours / median dpdk; in parentheses min..max of the per-round ratios');
+  if (o.dpdk) out.push('ratio = median ours / median dpdk; in parentheses the per-round ratios (same round, back to back): median [min..max]');
   if (callgrind) {
     out.push('');
     out.push('Instructions per packet (callgrind, one thread doing tx and rx):');
