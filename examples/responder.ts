@@ -86,7 +86,9 @@ async function main(): Promise<number> {
           `at ${formatMac(mac)} (${link.iface.role === 'slave' ? 'zero-copy swap' : 'copy'})`,
       );
     });
-    link.iface.on('disconnect', (reason) => note(`link down: ${reason}`));
+    const onDown = (reason: string) => note(`link down: ${reason}`);
+    link.iface.on('disconnect', onDown);
+    stop.signal.addEventListener('abort', () => link.iface.off('disconnect', onDown)); // our own close follows
     note(`waiting for the link: ${describe(link)}`);
     if (linkMs !== undefined) {
       const up = waitForLink(link, linkMs, stop.signal);

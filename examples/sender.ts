@@ -35,6 +35,8 @@ ${DEVARGS_HELP.map((l) => `                        ${l}`).join('\n')}
   --src-ip IP         source IPv4 address (default 192.168.1.2)
   --queues N          queue pairs, 1 to 255 (default: queues= of --memif, else 1)
   --burst N           frames per burst and queue, 1 to 256 (default 32)
+  --window N          ICMP: at most N requests without a reply in flight (default 512;
+                      0: no limit, a flood that can overrun the peer's answers)
   --wait S            after the last frame, wait S seconds for replies (default 1)
   --link-timeout S    give up if the link is not up within S seconds (default 10)
   --hold S            keep the link up S seconds after the summary (so a peer such as
@@ -62,6 +64,7 @@ const OPTIONS = {
   queues: { type: 'string' },
   burst: { type: 'string' },
   wait: { type: 'string' },
+  window: { type: 'string' },
   'link-timeout': { type: 'string' },
   hold: { type: 'string' },
   'max-loss': { type: 'string' },
@@ -87,6 +90,7 @@ async function main(): Promise<number> {
   const srcIp = addr('src-ip', v['src-ip'], parseIPv4, 'an IPv4 address') ?? parseIPv4('192.168.1.2')!;
   const queues = num('queues', v.queues, 1, 255);
   const burst = num('burst', v.burst, 1, 256) ?? 32;
+  const window = num('window', v.window, 0, 65536) ?? 512;
   const replyWaitMs = seconds('wait', v.wait, 3600) ?? 1000;
   const linkMs = seconds('link-timeout', v['link-timeout'], 3600) ?? 10000;
   const holdMs = seconds('hold', v.hold, 3600) ?? 0;
@@ -115,6 +119,7 @@ async function main(): Promise<number> {
       queues: link.queues,
       burst,
       replyWaitMs,
+      window,
       pcap,
     });
     if (dstMacArg === undefined) {
@@ -124,7 +129,9 @@ async function main(): Promise<number> {
         note(`${v['dst-ip'] ?? '192.168.1.1'} is at ${formatMac(mac)}`);
       } else note(`no ARP reply for ${v['dst-ip'] ?? '192.168.1.1'}: sending to ff:ff:ff:ff:ff:ff (give --dst-mac to choose)`);
     }
-    link.iface.on('disconnect', (reason) => note(`link down: ${reason}`));
+    const onDown = (reason: string) => note(`link down: ${reason}`);
+    link.iface.on('disconnect', onDown);
+    stop.signal.addEventListener('abort', () => link.iface.off('disconnect', onDown)); // our own close follows
     const status = new StatusLine(
       () =>
         `sent ${si(engine.sent)}  ${si(engine.pps)} pps  ${engine.mbps.toFixed(1)} Mbit/s  ring-full ${si(engine.ringFull)}` +

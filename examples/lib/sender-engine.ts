@@ -39,6 +39,12 @@ export interface SenderOptions {
   burst?: number;
   /** After the last frame, wait this long for outstanding replies, ms (default 1000). */
   replyWaitMs?: number;
+  /**
+   * ICMP: at most this many requests without a reply in flight (default 512, half a ring, so
+   * the peer always has room to answer; 0: no limit). A request unanswered for replyWaitMs
+   * stops counting against the window.
+   */
+  window?: number;
   pcap?: PcapWriter;
 }
 
@@ -87,13 +93,16 @@ export class SenderEngine {
   #pending: Uint8Array[][] = [];
   #pendingSeq: number[][] = [];
   #nextSeq = 0;
+  /** Oldest sequence that may still be in flight, and requests given up on (window). */
+  #oldest = 0;
+  #expired = 0;
   #arpWaiter: ((mac: Uint8Array) => void) | null = null;
   #arpTarget: Uint8Array | null = null;
   #onRx = (q: number) => this.#receive(q);
 
   constructor(iface: MemifInterface, o: SenderOptions) {
     this.iface = iface;
-    this.o = { burst: 32, replyWaitMs: 1000, ...o };
+    this.o = { burst: 32, replyWaitMs: 1000, window: 512, ...o };
     for (let q = 0; q < o.queues; q++) {
       this.#pending.push([]);
       this.#pendingSeq.push([]);
@@ -160,6 +169,7 @@ export class SenderEngine {
         if (now >= deadline) return resolve();
         let budget = count === undefined ? Infinity : count - this.#nextSeq;
         if (rate > 0) budget = Math.min(budget, Math.floor(((now - this.startedAt) * rate) / 1000) + 1 - this.#nextSeq);
+        if (this.o.proto === 'icmp' && this.o.window > 0) budget = Math.min(budget, this.o.window - this.#inFlight(now));
         this.#sendSome(budget);
         if (count !== undefined && this.sent >= count) return resolve();
         const idle = this.#pending.every((p) => p.length === 0) && budget <= 0;
@@ -190,6 +200,21 @@ export class SenderEngine {
       mbps: Math.round(this.mbps * 10) / 10,
       latency_us: this.latency.summary(),
     };
+  }
+
+  /** Requests sent and neither answered nor older than replyWaitMs. */
+  #inFlight(now: number): number {
+    const limit = now - this.o.replyWaitMs;
+    while (this.#oldest < this.#nextSeq) {
+      const i = this.#oldest & (SLOTS - 1);
+      if (this.#sentSeq[i] !== this.#oldest) break; // built, not yet taken by the ring
+      if (!this.#answered[i]) {
+        if (this.#sentAt[i] > limit) break;
+        this.#expired++;
+      }
+      this.#oldest++;
+    }
+    return this.sent - this.replies - this.#expired;
   }
 
   #waitReplies(signal?: AbortSignal): Promise<void> {
@@ -310,6 +335,7 @@ export class SenderEngine {
       return;
     }
     this.#answered[i] = 1;
+    if (r.seq < this.#oldest) this.#expired--; // a late reply to a request given up on
     this.replies++;
     this.latency.add((now - this.#sentAt[i]) * 1000);
   }
