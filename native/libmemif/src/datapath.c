@@ -126,6 +126,46 @@ int nmif_rx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t max) {
     return NMIF_EPROTO;
   uint16_t n = 0, pos = q->last;
   uint64_t pkts = 0, bytes = 0;
+  {
+    const int master = i->is_master;
+    const uint16_t nreg = i->num_regions, mask = q->mask;
+    const nmif__region_t *reg = i->regions;
+    const nmif_desc_t *ring = q->ring->desc;
+    const nmif__slot_t *slots = q->slots;
+    const uint16_t lim = avail < max ? avail : max;
+    while (n < lim) {
+      nmif_desc_t d = nmif__desc_copy(&ring[pos & mask]);
+      if (d.flags & NMIF_DESC_NEXT)
+        break; /* chains take the general path below */
+      uint32_t off;
+      uint16_t r;
+      if (master) {
+        if (d.region >= nreg || (uint64_t)d.offset + d.length > reg[d.region].size)
+          break; /* the general path reports it */
+        off = d.offset;
+        r = d.region;
+      } else {
+        const nmif__slot_t *sl = &slots[pos & mask];
+        if (d.length > sl->cap)
+          break;
+        off = sl->offset;
+        r = sl->region;
+      }
+      nmif_buf_t *b = &bufs[n];
+      b->data = (uint8_t *)reg[r].base + off;
+      b->len = d.length;
+      b->offset = off;
+      b->region = r;
+      b->flags = 0;
+      b->slot = pos;
+      b->qid = qid;
+      bytes += d.length;
+      n++;
+      pos++;
+    }
+    pkts = n;
+    avail = (uint16_t)(avail - n);
+  }
   while (avail > 0 && n < max) {
     uint16_t start_n = n, start_pos = pos;
     uint64_t pkt_bytes = 0;
@@ -263,30 +303,39 @@ int nmif_tx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t count) 
   uint16_t reserved = nmif__dist(q->own, q->alloc);
   if (count > reserved)
     return NMIF_EINVAL;
-  /* Check everything before publishing anything. */
+  /* One pass: slots past our published counter are private until the store-release, so
+   * descriptors can be written while checking; an invalid buffer returns before publishing. */
+  const int master = i->is_master;
+  const uint16_t mask = q->mask, own = q->own;
+  nmif_desc_t *ring = q->ring->desc;
+  const nmif__slot_t *slots = q->slots;
   uint16_t send = 0;
+  uint64_t pkts = 0, bytes = 0, pkts_sent = 0, bytes_sent = 0;
   for (uint16_t k = 0; k < count; k++) {
-    const nmif_buf_t *b = &bufs[k];
-    uint16_t s = (uint16_t)(q->own + k);
-    if (b->slot != s || b->len == 0 || b->len > q->slots[s & q->mask].cap)
+    const nmif_buf_t *bb = &bufs[k];
+    uint16_t s = (uint16_t)(own + k);
+    const nmif__slot_t *sl = &slots[s & mask];
+    uint32_t len = bb->len;
+    uint16_t fl = bb->flags & NMIF_BUF_NEXT;
+    if (bb->slot != s || len == 0 || len > sl->cap)
       return NMIF_EINVAL;
-    if (!(b->flags & NMIF_BUF_NEXT))
-      send = (uint16_t)(k + 1); /* a trailing partial chain is not sent */
-  }
-  uint64_t pkts = 0, bytes = 0;
-  for (uint16_t k = 0; k < send; k++) {
-    uint16_t s = (uint16_t)(q->own + k);
-    nmif_desc_t *d = &q->ring->desc[s & q->mask];
-    if (!i->is_master) {
-      const nmif__slot_t *sl = &q->slots[s & q->mask];
+    nmif_desc_t *d = &ring[s & mask];
+    if (!master) {
       d->region = sl->region;
       d->offset = sl->offset;
     }
-    d->length = bufs[k].len;
-    d->flags = bufs[k].flags & NMIF_BUF_NEXT;
-    bytes += bufs[k].len;
-    pkts += !(bufs[k].flags & NMIF_BUF_NEXT);
+    d->length = len;
+    d->flags = fl;
+    bytes += len;
+    if (!fl) {
+      pkts++;
+      send = (uint16_t)(k + 1);
+      pkts_sent = pkts;
+      bytes_sent = bytes;
+    }
   }
+  pkts = pkts_sent;
+  bytes = bytes_sent;
   q->own = (uint16_t)(q->own + send);
   q->alloc = q->own; /* unsent reservations are dropped */
   if (send == 0)
