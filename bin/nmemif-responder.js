@@ -1,15 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-// nmemif-responder: runs examples/responder.ts without a build step (tsx compiles it on the fly).
-require('tsx/cjs');
-let tool;
-try {
-  tool = require('../examples/responder.ts');
-} catch (err) {
-  if (err && err.code === 'ERR_NMEMIF_NATIVE_LOAD') {
-    process.stderr.write(`nmemif-responder: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
-tool.cli();
+require('./run-tool')('nmemif-responder', 'responder.ts');

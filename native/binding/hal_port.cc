@@ -27,14 +27,6 @@ const nhal_gate_ops_t kSharedQueueGate = {GateEnter, GateLeave};
 
 [[noreturn]] void ThrowHal(Napi::Env env, int err, const char* what) { ThrowErrno(env, -err, what); }
 
-uint32_t Field(Napi::Object o, const char* key, uint32_t max) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("\"") + key + "\" must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    throw Napi::RangeError::New(o.Env(), std::string("\"") + key + "\" must be an integer in 0.." + std::to_string(max));
-  return static_cast<uint32_t>(d);
-}
 
 }  // namespace
 
@@ -58,14 +50,14 @@ HalPort::HalPort(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HalPort>(inf
   std::memset(stats_.get(), 0, sizeof(nhal_stats_t));
   int r;
   if (kind == "memif") {
-    queue_ = FindSharedQueue(Field(o, "queueId", 0xffffffffu));
+    queue_ = FindSharedQueue(ReqUint32(o, "queueId", 0xffffffffu));
     if (!queue_ || queue_->closed.load()) throw Napi::Error::New(env, "no shared memif queue with this id");
     r = nhal_memif_port_create(&port_, name.empty() ? nullptr : name.c_str(), queue_->iface, queue_->qid,
                                &kSharedQueueGate, queue_.get(), stats_.get());
     if (r < 0) ThrowHal(env, r, "nhal_memif_port_create");
   } else if (kind == "dpdk") {
-    r = nhal_dpdk_port_create(&port_, static_cast<uint16_t>(Field(o, "portId", 65535)),
-                              static_cast<uint16_t>(Field(o, "queue", 65535)), stats_.get());
+    r = nhal_dpdk_port_create(&port_, static_cast<uint16_t>(ReqUint32(o, "portId", 65535)),
+                              static_cast<uint16_t>(ReqUint32(o, "queue", 65535)), stats_.get());
     if (r < 0) ThrowHal(env, r, "nhal_dpdk_port_create");
   } else {
     throw Napi::TypeError::New(env, "\"kind\" must be \"memif\" or \"dpdk\"");

@@ -7,17 +7,6 @@
 
 namespace nmemif {
 
-namespace {
-uint32_t Opt(Napi::Object o, const char* key, uint32_t dflt, uint32_t max) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("\"") + key + "\" must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    throw Napi::RangeError::New(o.Env(), std::string("\"") + key + "\" must be an integer in 0.." + std::to_string(max));
-  return static_cast<uint32_t>(d);
-}
-}  // namespace
 
 Napi::Function HalWorker::Define(Napi::Env env) {
   return DefineClass(env, "HalWorker",
@@ -37,11 +26,11 @@ HalWorker::HalWorker(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HalWorke
   std::string name = o.Get("name").IsString() ? o.Get("name").As<Napi::String>().Utf8Value() : "nhal-worker";
   nhal_worker_args_t a{};
   a.name = name.c_str();
-  a.burst = static_cast<uint16_t>(Opt(o, "burst", 64, NHAL_BURST_MAX));
+  a.burst = static_cast<uint16_t>(OptUint32(o, "burst", 64, NHAL_BURST_MAX));
   if (a.burst == 0) throw Napi::RangeError::New(env, "\"burst\" must be 1..256");
   Napi::Value cpu = o.Get("cpu");
   a.cpu = cpu.IsNumber() ? cpu.As<Napi::Number>().Int32Value() : -1;
-  a.idle_sleep_us = Opt(o, "idleSleepUs", 0, 1000000);
+  a.idle_sleep_us = OptUint32(o, "idleSleepUs", 0, 1000000);
   int r = nhal_worker_create(&w_, &a);
   if (r < 0) ThrowErrno(env, -r, "nhal_worker_create");
   env_ = env;

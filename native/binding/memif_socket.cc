@@ -19,15 +19,6 @@ namespace {
   throw e;
 }
 
-uint32_t OptUint32(Napi::Object o, const char* key, uint32_t dflt, uint32_t max) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("\"") + key + "\" must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    throw Napi::RangeError::New(o.Env(), std::string("\"") + key + "\" must be an integer in 0.." + std::to_string(max));
-  return static_cast<uint32_t>(d);
-}
 
 std::string OptString(Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);

@@ -117,3 +117,20 @@ ByteSpan ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name) {
 }
 
 }  // namespace nmemif
+
+namespace nmemif {
+
+uint32_t ReqUint32(Napi::Object o, const char* key, uint32_t max) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("\"") + key + "\" must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint64_t>(d)))
+    throw Napi::RangeError::New(o.Env(), std::string("\"") + key + "\" must be an integer in 0.." + std::to_string(max));
+  return static_cast<uint32_t>(d);
+}
+
+uint32_t OptUint32(Napi::Object o, const char* key, uint32_t dflt, uint32_t max) {
+  return o.Get(key).IsUndefined() ? dflt : ReqUint32(o, key, max);
+}
+
+}  // namespace nmemif

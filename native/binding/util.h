@@ -25,6 +25,10 @@ uint32_t ArgUint32Or(const Napi::CallbackInfo& info, size_t i, const char* name,
 int32_t ArgInt32Or(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t dflt);
 // A non-negative integer number or bigint that fits in 64 bits.
 uint64_t ArgUint64Or(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t dflt);
+// Option `key` of an options object: an integer in 0..max, or `dflt` when undefined.
+uint32_t OptUint32(Napi::Object o, const char* key, uint32_t dflt, uint32_t max);
+// Option `key` that must be present: an integer in 0..max.
+uint32_t ReqUint32(Napi::Object o, const char* key, uint32_t max);
 Napi::Function ArgFunction(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 // Bytes of a Uint8Array (or any ArrayBufferView) argument.
