@@ -7,6 +7,9 @@
  * MemifInterface.transferQueue(); on a memif disconnect the binding revokes the queue's gate
  * before the memory is unmapped (the worker skips it and counts tx as link-down drops) and
  * reopens it on reconnect: no command needed. DPDK link status is polled once a second.
+ * A new link's worker stays paused until both ports have been up once, so input that is
+ * already waiting (a pcap, a NIC queue) is not dropped before the far side exists; after
+ * that, a port going down makes the other direction count link-down drops, like a NIC.
  */
 import * as fs from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
@@ -93,6 +96,18 @@ class Port {
   addQueue(q: number, n: NativeHalPort): void {
     this.queues.push({ queue: q, native: n, words: new BigUint64Array(n.stats) });
   }
+  /** Up, and (memif master) the peer has posted its receive buffers: a master that sends
+   * right after CONNECT finds the ring empty, because the slave posts them only when
+   * CONNECTED arrives. */
+  ready(): boolean {
+    if (!this.up) return false;
+    if (!this.iface || this.iface.closed) return true;
+    const d = this.iface.details();
+    if (d.role !== 'master') return true;
+    const tx = d.rings.find((r) => r.direction === 'tx' && r.queue === 0);
+    return tx !== undefined && tx.head !== tx.tail;
+  }
+
   counters(): PortCounters {
     return sumCounters(this.queues.map((q) => readCounters(q.words)));
   }
@@ -100,6 +115,8 @@ class Port {
 
 class Link {
   worker: NativeHalWorker | null = null;
+  /** Held paused until both ports have been up once (no input eaten before the far side exists). */
+  held = true;
   paths: [NativeHalPort, NativeHalPort][] = [];
   constructor(readonly a: Port, readonly b: Port) {}
 }
@@ -160,6 +177,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       port.iface = iface;
       iface.on('connect', () => {
         port.up = true;
+        this.#release();
         this.emit('link', port.name, true, '');
       });
       iface.on('disconnect', (reason: string) => {
@@ -192,6 +210,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (!a || !b) throw new BridgeConfigError('links', `unknown port ${!a ? lc.a : lc.b}`);
     const link = new Link(a, b);
     link.worker = new hal.HalWorker({ name: `nhal-${a.name}`.slice(0, 15), burst: this.config.burst, idleSleepUs: this.config.idleSleepUs });
+    link.worker.pause();
     const n = Math.min(a.queues.length, b.queues.length);
     for (let q = 0; q < n; q++) {
       for (const [s, d] of [[a.queues[q].native, b.queues[q].native], [b.queues[q].native, a.queues[q].native]] as const) {
@@ -200,6 +219,22 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       }
     }
     this.#links.push(link);
+    this.#release();
+  }
+
+  /** Resumes links whose ports are both up for the first time. */
+  #release(tries = 0): void {
+    let waiting = false;
+    for (const l of this.#links) {
+      if (!l.held || !l.worker || !l.a.up || !l.b.up) continue;
+      if ((l.a.ready() && l.b.ready()) || tries >= 200) {
+        l.held = false;
+        l.worker.resume();
+      } else {
+        waiting = true;
+      }
+    }
+    if (waiting && !this.#stopped) setTimeout(() => this.#release(tries + 1), 5).unref();
   }
 
   #pollDpdkLinks(): void {
@@ -209,6 +244,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         const up = hal.dpdk.link(p.portId).up;
         if (up !== p.up) {
           p.up = up;
+          this.#release();
           this.emit('link', p.name, up, up ? '' : 'link down');
         }
       } catch {
@@ -254,7 +290,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     for (const l of this.#links) l.worker?.pause();
   }
   resume(): void {
-    for (const l of this.#links) l.worker?.resume();
+    for (const l of this.#links) if (!l.held) l.worker?.resume();
   }
 
   ports(): PortStatus[] {
