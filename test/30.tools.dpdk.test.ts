@@ -11,6 +11,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './helpers/memif';
 import { Testpmd, testpmdSkipReason, waitListening, type ForwardMode } from './helpers/testpmd';
 import { ToolProcess, hasStackTrace } from './helpers/tools';
@@ -55,6 +56,9 @@ async function againstTestpmd(t: ExecutionContext, mode: string, senderRole: 'cl
   await sender.waitFor(/link up/, 15_000);
   tp.forward();
   await sender.waitFor(/^\{.*\}$/m, 30_000, 'stdout');
+  // "sent" counts frames put in the ring; up to a ring of them (1024) may still be on their way
+  // into testpmd: give its forwarding lcore a moment before "stop" reads the counters.
+  await sleep(500);
   const stats = await tp.stop();
   sender.kill('SIGTERM');
   const exit = await sender.done;
