@@ -3,6 +3,9 @@
  * closed, so peers get a DISCONNECT and socket files this process created are removed.
  * The signal handlers are installed with the first socket; when the program has no handler of
  * its own, the signal is raised again after cleanup so the process still ends as it would have.
+ * Programs that handle SIGINT/SIGTERM themselves should use process.on (not process.once): a
+ * once-handler is already removed when ours runs, so ours would see no other handler and end
+ * the process before the program's asynchronous shutdown finishes.
  */
 import type { MemifSocket } from './socket';
 

@@ -137,12 +137,13 @@ static int probe_live_listener(struct nmif_socket_s *s) {
   return -err;
 }
 
+/* Failures here are returned to the caller, who reports them: logged at debug level only. */
 static int check_path_for_bind(struct nmif_socket_s *s) {
   char dir[NMIF_PATH_MAX + 1];
   memcpy(dir, s->path, sizeof(dir));
   struct stat st;
   if (stat(dirname(dir), &st) < 0) {
-    NMIF_ERR("socket directory of %s: %s", s->path, strerror(errno));
+    NMIF_DBG("socket directory of %s: %s", s->path, strerror(errno));
     return -errno;
   }
   if (!S_ISDIR(st.st_mode))
@@ -150,14 +151,14 @@ static int check_path_for_bind(struct nmif_socket_s *s) {
   if (lstat(s->path, &st) < 0)
     return errno == ENOENT ? 0 : -errno;
   if (!S_ISSOCK(st.st_mode)) {
-    NMIF_ERR("%s exists and is not a socket; refusing to replace it", s->path);
+    NMIF_DBG("%s exists and is not a socket; refusing to replace it", s->path);
     return NMIF_ENOTSOCK;
   }
   int live = probe_live_listener(s);
   if (live < 0)
     return live;
   if (live) {
-    NMIF_ERR("%s: a live listener already owns this socket", s->path);
+    NMIF_DBG("%s: a live listener already owns this socket", s->path);
     return NMIF_EADDRINUSE;
   }
   NMIF_INFO("%s: removing stale socket file (nobody listening)", s->path);
@@ -180,7 +181,7 @@ int nmif__listen(struct nmif_socket_s *s) {
   if (bind(fd, (struct sockaddr *)&s->addr, s->addr_len) < 0) {
     r = -errno;
     if (r == -EADDRINUSE)
-      NMIF_ERR("%s: address in use (a live listener owns it)", s->path);
+      NMIF_DBG("%s: address in use (a live listener owns it)", s->path);
     close(fd);
     return r;
   }
