@@ -46,6 +46,17 @@ Runs until SIGINT/SIGTERM or --duration, then prints its counters.
 Exit status: 0 ok, 1 a subcommand the bridge refused, 2 usage, configuration or link error.`;
 }
 
+/** `--eal "--no-huge ..."`: EAL arguments start with a dash, which parseArgs would take for an
+ * option; glue the value to its flag so the documented spelling works. */
+function joinEal(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < argv.length; k++) {
+    if (argv[k] === '--eal' && k + 1 < argv.length) out.push(`--eal=${argv[++k]}`);
+    else out.push(argv[k]);
+  }
+  return out;
+}
+
 const RUN_OPTIONS = {
   memif: { type: 'string', multiple: true },
   dpdk: { type: 'string', multiple: true },
@@ -88,7 +99,7 @@ async function main(): Promise<number> {
 // Running a bridge
 
 async function run(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true, allowPositionals: true });
+  const { values: v, positionals } = parseArgs({ args: joinEal(argv), options: RUN_OPTIONS, strict: true, allowPositionals: true });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (v.help) {
     process.stdout.write(`${usage()}\n`);
