@@ -1,0 +1,339 @@
+/**
+ * Bridge throughput (issue 5): nmemif-bridge against `dpdk-testpmd --forward-mode=io`, between
+ * the same two vdevs, in the same run.
+ *
+ *   node --import tsx bench/bridge.ts [--runs 3] [--seconds 3] [--sizes 64,1500] [--burst 64] [--pin] [--json FILE]
+ *
+ * Cases, for each frame size S:
+ *   memif -> null   peer `nmif-perf --role slave --mode send --size S --duration D` feeds the
+ *                   forwarder's memif server port; the forwarder sends to `net_null0,no-rx=1` (sink).
+ *                   Rate = frames the peer got into the ring / its duration (nmif-perf "sent" /
+ *                   "duration"). The forwarder's own totals (bridge --json: memif rxPackets and
+ *                   dpdk txPackets; testpmd exit summary: port 1 TX-packets) are shown as "fwd %"
+ *                   = forwarded / sent, to show the sink got them (they are whole-run totals).
+ *   null -> memif   `net_null0,size=S` (source) -> forwarder -> memif server port; peer
+ *                   `nmif-perf --role slave --mode recv --duration D` counts.
+ *                   Rate = nmif-perf "received" / "duration" (duration counted from link up).
+ * Forwarders, each a child process (EAL once per process):
+ *   ours     node bin/nmemif-bridge.js --memif role=server,... --dpdk <vdev> --control none --json
+ *            (one native worker moves both directions of the link; stopped with SIGTERM)
+ *   testpmd  dpdk-testpmd -l 0,1 --main-lcore 0 --no-huge -m 1024 --no-pci --vdev=net_memif0,...
+ *            --vdev=<vdev> -- --forward-mode=io --no-lsc-interrupt --total-num-mbufs=16384
+ *            --burst=B (one forwarding lcore, on core 1, for both streams; stopped by closing stdin)
+ * Same memif ring (1024 slots), buffer size (2048) and burst on both. Runs interleave (ours
+ * first on even rounds, testpmd first on odd ones); medians [min..max] and ratios ours/testpmd
+ * (ratio of the medians, and the median of the per-round ratios); last stdout line: one JSON.
+ * --pin: nmif-perf on core 0 and the bridge process on core 1 (taskset), as testpmd's forwarding
+ * lcore is on core 1; off by default (the bridge's worker floats).
+ * Every child is bounded by a timeout and ended by its pid; /var/run/dpdk/<prefix> dirs removed.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+const perfBin = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
+const bridgeBin = path.join(root, 'bin', 'nmemif-bridge.js');
+
+interface Args {
+  runs: number;
+  seconds: number;
+  sizes: number[];
+  burst: number;
+  pin: boolean;
+  json: string | null;
+  only: string | null;
+}
+
+const USAGE = `usage: node --import tsx bench/bridge.ts [options]
+  --runs N        rounds; each runs ours and testpmd once per case (default 3)
+  --seconds S     the peer's --duration per run (default 3)
+  --sizes A,B     frame sizes (default 64,1500)
+  --burst N       burst of the bridge, testpmd and nmif-perf (default 64)
+  --pin           taskset: nmif-perf on core 0, the bridge on core 1 (testpmd forwards on core 1)
+  --only ours|testpmd  run one side only (no ratios)
+  --json FILE     also write the JSON summary to FILE
+  --help          this text`;
+
+function parseArgs(argv: string[]): Args {
+  const o: Args = { runs: 3, seconds: 3, sizes: [64, 1500], burst: 64, pin: false, json: null, only: null };
+  const num = (name: string, v: string | undefined, lo: number, hi: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n) || n < lo || n > hi) fail(`${name} wants ${lo}..${hi}, got '${v}'\n${USAGE}`);
+    return n;
+  };
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k];
+    switch (a) {
+      case '--runs': o.runs = Math.round(num(a, argv[++k], 1, 100)); break;
+      case '--seconds': o.seconds = num(a, argv[++k], 0.5, 600); break;
+      case '--sizes': o.sizes = String(argv[++k] ?? '').split(',').map((s) => Math.round(num(a, s, 60, 2048))); break;
+      case '--burst': o.burst = Math.round(num(a, argv[++k], 1, 256)); break;
+      case '--pin': o.pin = true; break;
+      case '--only': {
+        const v = argv[++k];
+        if (v !== 'ours' && v !== 'testpmd') fail(`--only wants ours or testpmd\n${USAGE}`);
+        o.only = v;
+        break;
+      }
+      case '--json': o.json = argv[++k] ?? fail('--json wants a file'); break;
+      case '--help': case '-h': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
+      default: fail(`unknown argument '${a}'\n${USAGE}`);
+    }
+  }
+  return o;
+}
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`bench/bridge: ${msg}\n`);
+  process.exit(code);
+}
+function log(msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type Dir = 'memif->null' | 'null->memif';
+type Side = 'ours' | 'testpmd';
+
+interface Child {
+  proc: ChildProcess;
+  out: string;
+  err: string;
+  done: Promise<number | null>;
+  exited: boolean;
+  timer: NodeJS.Timeout;
+}
+
+/** Spawns cmd with a hard limit: SIGTERM at limitS, SIGKILL 5 s later (our own pid only). */
+function start(cmd: string, args: string[], limitS: number, stdin: 'pipe' | 'ignore' = 'ignore'): Child {
+  const proc = spawn(cmd, args, { cwd: root, stdio: [stdin, 'pipe', 'pipe'] });
+  const c = { proc, out: '', err: '', exited: false } as Child;
+  proc.stdout!.on('data', (d) => (c.out += d));
+  proc.stderr!.on('data', (d) => (c.err += d));
+  c.done = new Promise((resolve) => {
+    proc.on('error', (e) => {
+      c.err += `\nspawn error: ${e.message}`;
+      c.exited = true;
+      resolve(null);
+    });
+    proc.on('exit', (code, sig) => {
+      c.exited = true;
+      clearTimeout(c.timer);
+      if (sig) c.err += `\n(killed by ${sig})`;
+      resolve(code);
+    });
+  });
+  c.timer = setTimeout(() => kill(c, 5000), limitS * 1000);
+  return c;
+}
+
+async function kill(c: Child, graceMs: number): Promise<void> {
+  if (c.exited || c.proc.pid === undefined) return;
+  try {
+    process.kill(c.proc.pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  const t = setTimeout(() => {
+    if (!c.exited && c.proc.pid !== undefined) {
+      try {
+        process.kill(c.proc.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }, graceMs);
+  await c.done;
+  clearTimeout(t);
+}
+
+/** Waits for the child to exit by itself for up to ms, then ends it. */
+async function finish(c: Child, ms: number): Promise<void> {
+  const t = await Promise.race([c.done.then(() => true), sleep(ms).then(() => false)]);
+  if (!t) await kill(c, 5000);
+}
+
+function listening(sock: string): boolean {
+  return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').some((l) => l.endsWith(` ${sock}`));
+}
+
+function lastJson(s: string): Record<string, any> | null {
+  const lines = s.split('\n').filter((l) => l.startsWith('{'));
+  if (lines.length === 0) return null;
+  try {
+    return JSON.parse(lines[lines.length - 1]);
+  } catch {
+    return null;
+  }
+}
+
+const tail = (s: string, n = 12) => s.trim().split('\n').slice(-n).join('\n');
+
+interface RunResult {
+  pps: number;
+  peerCount: number;
+  peerDuration: number;
+  forwarded: number | null; // the forwarder's own count toward the sink / memif (whole run)
+  drops: number | null;
+  error?: string;
+}
+
+let seq = 0;
+async function runOne(side: Side, dir: Dir, size: number, o: Args): Promise<RunResult> {
+  const dirTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nmemif-bbench-'));
+  const sock = path.join(dirTmp, 'memif.sock');
+  const prefix = `nbb-${process.pid}-${seq++}`;
+  const vdev = dir === 'memif->null' ? 'net_null0,no-rx=1' : `net_null0,size=${size}`;
+  const limit = o.seconds + 40;
+  let fwd: Child | null = null;
+  let peer: Child | null = null;
+  try {
+    if (side === 'ours') {
+      const args = [bridgeBin, '--memif', `role=server,socket=${sock},socket-abstract=no,id=0,rsize=10,bsize=2048`, '--dpdk', vdev,
+        `--eal=--file-prefix=${prefix}`, '--control', 'none', '--burst', String(o.burst), '--json'];
+      fwd = o.pin ? start('taskset', ['-c', '1', process.execPath, ...args], limit) : start(process.execPath, args, limit);
+    } else {
+      fwd = start('dpdk-testpmd', ['-l', '0,1', '--main-lcore', '0', '--no-huge', '-m', '1024', '--no-pci', `--file-prefix=${prefix}`,
+        '--no-telemetry', `--vdev=net_memif0,role=server,id=0,socket=${sock},socket-abstract=no,rsize=10,bsize=2048`, `--vdev=${vdev}`,
+        '--', '--forward-mode=io', '--no-lsc-interrupt', '--total-num-mbufs=16384', `--burst=${o.burst}`], limit, 'pipe');
+    }
+    const t0 = Date.now();
+    while (!listening(sock)) {
+      if (fwd.exited) return bad(`${side} exited before listening:\n${tail(fwd.err + fwd.out)}`);
+      if (Date.now() - t0 > 20000) return bad(`${side} does not listen on ${sock} after 20 s:\n${tail(fwd.err + fwd.out)}`);
+      await sleep(50);
+    }
+    const perfArgs = ['--role', 'slave', '--socket', sock, '--id', '0', '--rsize', '10', '--bsize', '2048', '--burst', String(o.burst),
+      '--duration', String(o.seconds), '--json', ...(dir === 'memif->null' ? ['--mode', 'send', '--size', String(size)] : ['--mode', 'recv'])];
+    peer = o.pin ? start('taskset', ['-c', '0', perfBin, ...perfArgs], limit) : start(perfBin, perfArgs, limit);
+    const code = await peer.done;
+    const pj = lastJson(peer.out);
+    // stop the forwarder: the bridge prints its counters on SIGTERM; testpmd stops when stdin ends
+    if (side === 'ours') {
+      if (!fwd.exited) process.kill(fwd.proc.pid!, 'SIGTERM');
+    } else {
+      fwd.proc.stdin?.end();
+    }
+    await finish(fwd, 15000);
+    if (!pj || code === null || code > 1) return bad(`nmif-perf exit ${code}:\n${tail(peer.err + peer.out)}\n${side}:\n${tail(fwd.err + fwd.out)}`);
+    const count = dir === 'memif->null' ? pj.sent : pj.received;
+    const dur = pj.duration;
+    if (!(dur > 0) || !(count > 0)) return bad(`nmif-perf counted ${count} in ${dur} s:\n${tail(peer.err)}`);
+    let forwarded: number | null = null;
+    let drops: number | null = null;
+    if (side === 'ours') {
+      const bj = lastJson(fwd.out);
+      if (bj) {
+        const m = bj.ports?.memif0;
+        const d = bj.ports?.dpdk0;
+        forwarded = dir === 'memif->null' ? d?.txPackets ?? null : m?.txPackets ?? null;
+        const src = dir === 'memif->null' ? d : m; // drops are counted on the tx port
+        drops = src ? src.dropTxFull + src.dropNoMbuf + src.dropTooBig : null; // link-down drops (after the peer left) excluded
+      }
+    } else {
+      // exit summary: port 0 = net_memif0, port 1 = net_null0. net_memif resets its counters
+      // when the link drops (the peer leaving), so only the net_null side (memif->null) is read.
+      const port = 1;
+      const re = new RegExp(`Forward statistics for port ${port}[\\s\\S]*?TX-packets:\\s+(\\d+)\\s+TX-dropped:\\s+(\\d+)`);
+      const m = re.exec(fwd.out);
+      if (m && dir === 'memif->null') {
+        forwarded = Number(m[1]);
+        drops = Number(m[2]);
+      }
+    }
+    return { pps: count / dur, peerCount: count, peerDuration: dur, forwarded, drops };
+  } catch (e) {
+    return bad(`${side}: ${(e as Error).message}`);
+  } finally {
+    if (peer) await kill(peer, 3000);
+    if (fwd) await kill(fwd, 5000);
+    fs.rmSync(`/var/run/dpdk/${prefix}`, { recursive: true, force: true });
+    fs.rmSync(dirTmp, { recursive: true, force: true });
+  }
+}
+
+function bad(error: string): RunResult {
+  return { pps: NaN, peerCount: 0, peerDuration: 0, forwarded: null, drops: null, error };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+const mpps = (x: number) => (x / 1e6).toFixed(2);
+const stat = (xs: number[]) => (xs.length ? { n: xs.length, median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } : null);
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(perfBin)) fail(`${perfBin} not built (npm run build)`, 1);
+  const haveTestpmd = spawnSync('sh', ['-c', 'command -v dpdk-testpmd'], { encoding: 'utf8' }).status === 0;
+  const sides: Side[] = o.only ? [o.only as Side] : haveTestpmd ? ['ours', 'testpmd'] : ['ours'];
+  if (!haveTestpmd) log('dpdk-testpmd not found: ours only, no ratios');
+  const dirs: Dir[] = ['memif->null', 'null->memif'];
+  const cases = o.sizes.flatMap((size) => dirs.map((dir) => ({ dir, size })));
+  const res = new Map<string, RunResult[]>();
+  const key = (s: Side, d: Dir, z: number) => `${s}|${d}|${z}`;
+  log(`bridge bench: ${o.runs} rounds x ${cases.length} cases x ${sides.join('+')}, ${o.seconds} s each, burst ${o.burst}${o.pin ? ', pinned' : ''}`);
+  for (let r = 0; r < o.runs; r++) {
+    for (const c of cases) {
+      const order = r % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const x = await runOne(side, c.dir, c.size, o);
+        const k = key(side, c.dir, c.size);
+        if (!res.has(k)) res.set(k, []);
+        res.get(k)!.push(x);
+        if (x.error) log(`round ${r + 1}/${o.runs} ${side.padEnd(7)} ${c.dir} ${c.size} B: FAILED: ${x.error}`);
+        else log(`round ${r + 1}/${o.runs} ${side.padEnd(7)} ${c.dir} ${String(c.size).padStart(4)} B: ${mpps(x.pps)} Mpps (peer ${x.peerCount} in ${x.peerDuration.toFixed(3)} s; forwarder counted ${x.forwarded ?? '?'}, drops ${x.drops ?? '?'})`);
+      }
+    }
+  }
+
+  const rows = cases.map((c) => {
+    const row: Record<string, any> = { dir: c.dir, size: c.size };
+    for (const s of sides) {
+      const ok = (res.get(key(s, c.dir, c.size)) ?? []).filter((x) => !x.error);
+      const st = stat(ok.map((x) => x.pps));
+      const fwdPct = ok.filter((x) => x.forwarded !== null).map((x) => (100 * x.forwarded!) / x.peerCount);
+      row[s] = st && { ...st, median: Math.round(st.median), min: Math.round(st.min), max: Math.round(st.max), failed: (res.get(key(s, c.dir, c.size)) ?? []).length - ok.length,
+        fwd_pct_median: fwdPct.length ? Math.round(median(fwdPct) * 100) / 100 : null, drops_max: Math.max(0, ...ok.map((x) => x.drops ?? 0)) };
+    }
+    if (row.ours && row.testpmd) {
+      const a = (res.get(key('ours', c.dir, c.size)) ?? []);
+      const b = (res.get(key('testpmd', c.dir, c.size)) ?? []);
+      const per = a.map((x, k) => x.pps / b[k]?.pps).filter((x) => Number.isFinite(x));
+      row.ratio = { of_medians: Math.round((row.ours.median / row.testpmd.median) * 1000) / 1000, per_round: stat(per) };
+    }
+    return row;
+  });
+
+  const out: string[] = [];
+  const cell = (s: any) => (s ? `${mpps(s.median)} [${mpps(s.min)}..${mpps(s.max)}]${s.failed ? ` (${s.failed} failed)` : ''}` : '-');
+  out.push(`\nbridge throughput, Mpps: median [min..max] of ${o.runs} runs, ${o.seconds} s each (rate measured by the nmif-perf peer)`);
+  let hdr = 'case'.padEnd(20) + 'ours (nmemif-bridge)'.padStart(26);
+  if (sides.includes('testpmd')) hdr += 'testpmd io'.padStart(26) + 'ours/testpmd'.padStart(16) + 'per-round ratio'.padStart(26);
+  hdr += '  fwd% ours/tp';
+  out.push(hdr);
+  for (const r of rows) {
+    let line = `${r.dir} ${r.size} B`.padEnd(20) + cell(r.ours).padStart(26);
+    if (sides.includes('testpmd')) {
+      const pr = r.ratio?.per_round;
+      line += cell(r.testpmd).padStart(26) + (r.ratio ? `${r.ratio.of_medians.toFixed(2)}x` : '-').padStart(16) +
+        (pr ? `${pr.median.toFixed(2)} [${pr.min.toFixed(2)}..${pr.max.toFixed(2)}]` : '-').padStart(26);
+    }
+    line += `  ${r.ours?.fwd_pct_median ?? '-'}/${r.testpmd?.fwd_pct_median ?? '-'}`;
+    out.push(line);
+  }
+  out.push('memif->null: rate = nmif-perf --mode send "sent"/"duration" (frames put in the ring); fwd% = forwarder tx to net_null / sent (bridge --json dpdk0.txPackets; testpmd port 1 TX-packets), whole-run totals.');
+  out.push('null->memif: rate = nmif-perf --mode recv "received"/"duration" (from link up); fwd% = bridge memif0.txPackets / received (whole run, so >= 100); testpmd\'s memif counters reset at link drop: not shown.');
+  process.stdout.write(`${out.join('\n')}\n`);
+  const summary = { bench: 'bridge', runs: o.runs, seconds: o.seconds, burst: o.burst, pin: o.pin, cpus: os.cpus().length, cases: rows };
+  const line = JSON.stringify(summary);
+  if (o.json) fs.writeFileSync(o.json, `${line}\n`);
+  process.stdout.write(`${line}\n`);
+  if (rows.some((r) => sides.some((s) => !r[s] || r[s].failed))) process.exitCode = 1;
+}
+
+void main();
