@@ -189,8 +189,25 @@ export interface NativeMemifInterfaceConstructor {
   ): NativeMemifInterface;
 }
 
+/** A queue pair attached in a worker thread (see src/memif/worker-queue.ts). */
+export interface NativeWorkerQueue {
+  rxBurst(batch: Uint32Array, max: number): number;
+  rxRelease(count: number): number;
+  txAlloc(batch: Uint32Array, max: number): number;
+  txBurst(batch: Uint32Array, count: number): number;
+  txSwap(batch: Uint32Array, count: number): number;
+  txCopy(packets: Uint8Array[]): number;
+  regions(): ArrayBuffer[];
+  sync(): number;
+  irqFd(): number;
+  ackIrq(): boolean;
+  state(): Uint32Array;
+  close(): void;
+}
+
 export interface NativeAddon {
   readonly FdWatch: FdWatchConstructor;
+  readonly WorkerQueue: new (id: number) => NativeWorkerQueue;
   readonly MemifSocket: NativeMemifSocketConstructor;
   readonly MemifInterface: NativeMemifInterfaceConstructor;
   readonly sys: NativeSys;

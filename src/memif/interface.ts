@@ -73,6 +73,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   #connected = false;
   #lastReason = '';
   #lastAttemptReason = '';
+  /** rx queues of the current connection (a master may get fewer than configured). */
+  #rxConnected = 0;
   #rxModes: RxMode[];
   /** Queues currently polled on each loop turn (polling mode, or adaptive while busy). */
   #polled = new Set<number>();
@@ -305,6 +307,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     if (kind === EV_CONNECT) {
       this.#connected = true;
       this.#regions = null;
+      this.#rxConnected = this.#native?.details().rxQueues ?? 0;
       for (let q = 0; q < this.options.rxQueues; q++) this.#applyRxMode(q);
       log.info('interface %d (%s) on %s: link up', this.id, this.role, this.socket.path);
       this.emit('connect');
@@ -331,7 +334,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   #applyRxMode(queue: number): void {
     const nat = this.#native;
-    if (nat === null || queue >= nat.details().rxQueues) return;
+    if (nat === null || queue >= this.#rxConnected) return;
     const mode = this.#rxModes[queue];
     if (this.#transferred.has(queue)) {
       // The worker waits on the eventfd itself; the peer must keep signalling it.

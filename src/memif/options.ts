@@ -128,10 +128,7 @@ export function resolveSocketOptions(opts: SocketOptions | string = {}): Resolve
   const o = { ...socketDefaults, ...stripUndefined(opts) };
   str('path', o.path, 107);
   if (o.path === '' || o.path === '@') bad('path must name a socket: a filesystem path or "@name"');
-  if (!o.path.startsWith('@') && !o.path.startsWith('/') && !o.path.startsWith('.')) {
-    // relative paths are fine too, but say clearly what an abstract name looks like
-    if (o.path.startsWith('abstract:')) bad(`path "${o.path}": write abstract names as "@name"`);
-  }
+  if (o.path.startsWith('abstract:')) bad(`path "${o.path}": write abstract names as "@name" (VPP writes them "abstract:name")`);
   str('appName', o.appName, 31);
   int('reconnectMinMs', o.reconnectMinMs, 1, 3_600_000);
   int('reconnectMaxMs', o.reconnectMaxMs, o.reconnectMinMs, 3_600_000, ' (and at least reconnectMinMs)');

@@ -118,7 +118,8 @@ export function createStream(iface: MemifInterface, queue: number, opts: StreamO
   iface.on('connect', pump);
   iface.on('close', onClose);
 
-  const sendOne = (chunk: Uint8Array, cb: (err?: Error | null) => void, delay = 0): void => {
+  // A full ring has no "room" signal in memif: retry at once, then after 1, 2, 4... ms (capped).
+  const sendOne = (chunk: Uint8Array, cb: (err?: Error | null) => void, waitMs = -1): void => {
     if (iface.closed) return cb(new NotConnectedError('interface closed while a write was pending'));
     if (!iface.connected) return cb(new NotConnectedError('link down while a write was pending', iface.lastDisconnectReason));
     let sent: number;
@@ -132,8 +133,8 @@ export function createStream(iface: MemifInterface, queue: number, opts: StreamO
       dropped++;
       return cb();
     }
-    const next = Math.min(maxRetryMs, delay === 0 ? 0 : delay * 2 || 1);
-    const retry = (): void => sendOne(chunk, cb, next === 0 ? 1 : next);
+    const next = waitMs < 0 ? 0 : Math.min(maxRetryMs, Math.max(1, waitMs * 2));
+    const retry = (): void => sendOne(chunk, cb, next);
     if (next === 0) setImmediate(retry);
     else setTimeout(retry, next);
   };

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { InvalidArgumentError, NotConnectedError } from '../errors';
-import { native } from '../native';
+import { native, type NativeWorkerQueue } from '../native';
 import { EPOLLIN } from '../nstack/constants';
 import { defaultEngine, type Engine } from '../nstack/engine';
 import { PacketBatch } from './batch';
@@ -26,23 +26,6 @@ export interface QueueHandle {
   readonly queue: number;
   readonly interfaceId: number;
 }
-
-interface NativeWorkerQueue {
-  rxBurst(batch: Uint32Array, max: number): number;
-  rxRelease(count: number): number;
-  txAlloc(batch: Uint32Array, max: number): number;
-  txBurst(batch: Uint32Array, count: number): number;
-  txSwap(batch: Uint32Array, count: number): number;
-  txCopy(packets: Uint8Array[]): number;
-  regions(): ArrayBuffer[];
-  sync(): number;
-  irqFd(): number;
-  ackIrq(): boolean;
-  state(): Uint32Array;
-  close(): void;
-}
-
-const WorkerQueueNative = (native as unknown as { WorkerQueue: new (id: number) => NativeWorkerQueue }).WorkerQueue;
 
 export interface WorkerQueueEvents {
   rx: [];
@@ -70,7 +53,7 @@ export class WorkerQueue extends EventEmitter<WorkerQueueEvents> {
     this.queue = handle.queue;
     this.interfaceId = handle.interfaceId;
     this.#engine = engine;
-    this.#native = new WorkerQueueNative(handle.id);
+    this.#native = new native.WorkerQueue(handle.id);
     this.#state = this.#native.state();
     // Link changes are noticed on each burst; this slow tick also notices them while idle.
     this.#timer = setInterval(() => this.#check(), 50);

@@ -575,8 +575,7 @@ static int handle_one(nmif__conn_t *c) {
     return 1;
   }
   int fd_used = 0;
-  struct nmif_if_s *bound = c->iface;
-  int was_up = bound && bound->connected;
+  int was_up = c->iface && c->iface->connected;
   why = dispatch(c, &m, nfds ? fds[0] : -1, &fd_used);
   if (why) {
     if (nfds) /* a rejected region/ring fd was not stored anywhere */
@@ -604,23 +603,17 @@ static int handle_one(nmif__conn_t *c) {
     }
     return 1;
   }
-  (void)bound;
   return 0;
 }
 
 void nmif__conn_readable(nmif__conn_t *c, uint32_t revents) {
-  /* Bounded: a peer flooding messages cannot starve the rest of the loop. */
-  for (int k = 0; k < 16; k++) {
-    int r = handle_one(c);
-    if (r == 1)
-      return;
-    if (r == 2)
-      break;
-    if (k == 15)
-      return; /* level-triggered: the rest is read on the next event */
-  }
+  /* Bounded: a peer flooding messages cannot starve the rest of the loop; the fd is watched
+   * level-triggered, so what is left is read on the next event. */
+  int r = 0;
+  for (int k = 0; k < 16 && r == 0; k++)
+    r = handle_one(c);
   /* A peer close shows up as EOF above; an error without EOF ends the connection too. */
-  if (revents & NMIF_EV_ERROR)
+  if (r == 2 && (revents & NMIF_EV_ERROR))
     conn_fail(c, "control connection error", 0);
 }
 
