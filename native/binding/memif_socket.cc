@@ -422,8 +422,6 @@ Napi::Value MemifInterface::RingDetails(const Napi::CallbackInfo& info) {
 Napi::Value MemifInterface::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   nmif_if_t* i = Live(env);
-  nmif_details_t d;
-  nmif_if_details(i, &d);
   Napi::Object o = Napi::Object::New(env);
   for (int tx = 0; tx < 2; tx++) {
     Napi::Array a = Napi::Array::New(env);
