@@ -77,7 +77,7 @@ typedef struct nhal_batch {
   uint16_t first[NHAL_BURST_MAX + 1]; /* packet i is segs[first[i] .. first[i + 1]) */
   uint32_t pkt_len[NHAL_BURST_MAX];
   nhal_seg_t segs[NHAL_SEGS_MAX];
-  void *priv[NHAL_BURST_MAX];         /* the receiving port's handle per packet (DPDK: mbuf) */
+  void *priv[NHAL_BURST_MAX];         /* the receiving port's handle per packet (DPDK: mbuf; memif: unset) */
 } nhal_batch_t;
 
 /* ---- ports --------------------------------------------------------------------------------- */

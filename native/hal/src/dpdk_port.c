@@ -273,15 +273,20 @@ static int dpdk_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) {
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < n; i++) {
     struct rte_mbuf *m = d->rx[i];
-    if (sg + m->nb_segs > NHAL_SEGS_MAX || m->nb_segs > NHAL_PKT_SEGS_MAX) {
+    if (m->nb_segs == 1) {
+      b->segs[sg].data = rte_pktmbuf_mtod(m, const uint8_t *);
+      b->segs[sg].len = m->data_len;
+      sg++;
+    } else if (sg + m->nb_segs > NHAL_SEGS_MAX || m->nb_segs > NHAL_PKT_SEGS_MAX) {
       rte_pktmbuf_free(m);  /* cannot describe it in this batch */
       bad++;
       continue;
-    }
-    for (struct rte_mbuf *s = m; s; s = s->next) {
-      b->segs[sg].data = rte_pktmbuf_mtod(s, const uint8_t *);
-      b->segs[sg].len = s->data_len;
-      sg++;
+    } else {
+      for (struct rte_mbuf *s = m; s; s = s->next) {
+        b->segs[sg].data = rte_pktmbuf_mtod(s, const uint8_t *);
+        b->segs[sg].len = s->data_len;
+        sg++;
+      }
     }
     b->pkt_len[pk] = m->pkt_len;
     b->priv[pk] = m;
@@ -297,24 +302,40 @@ static int dpdk_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) {
   return pk;
 }
 
+/* Frees a burst: single-segment mbufs go back to their pool in bulk (what the driver's own tx
+ * completion does), anything else through the generic path. */
+static void free_burst(struct rte_mbuf **ms, uint16_t n) {
+  void *put[NHAL_BURST_MAX];
+  struct rte_mempool *mp = NULL;
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    struct rte_mbuf *m = ms[i];
+    if (m->nb_segs != 1) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (!(m = rte_pktmbuf_prefree_seg(m))) continue;  /* still referenced elsewhere */
+    if (m->pool != mp) {
+      if (k) rte_mempool_put_bulk(mp, put, k);
+      mp = m->pool;
+      k = 0;
+    }
+    put[k++] = m;
+  }
+  if (k) rte_mempool_put_bulk(mp, put, k);
+}
+
 static void dpdk_rx_done(nhal_port_t *p, nhal_batch_t *b) {
-  if (b->n_pkts) rte_pktmbuf_free_bulk((struct rte_mbuf **)b->priv, b->n_pkts);
+  if (b->n_pkts) free_burst((struct rte_mbuf **)b->priv, b->n_pkts);
   b->n_pkts = 0;
 }
 
-/* Copies packet i of b into a fresh mbuf chain; NULL if the pool ran dry (*why set). */
-static struct rte_mbuf *to_mbuf(dpdk_port_t *d, const nhal_batch_t *b, uint16_t i, int *why) {
+/* Copies packet i of b into head (fresh, empty) and as many more mbufs as it needs, chained.
+ * Returns 0, or the drop reason; on failure head is empty again and the extras are freed. */
+static int fill_chain(dpdk_port_t *d, struct rte_mbuf *head, const nhal_batch_t *b, uint16_t i) {
   uint32_t len = b->pkt_len[i];
-  uint32_t nseg = (len + d->data_room - 1) / d->data_room;
-  if (len == 0 || (nseg > 1 && !d->multi_seg) || nseg > NHAL_PKT_SEGS_MAX) {
-    *why = NHAL_ST_DROP_TOO_BIG;
-    return NULL;
-  }
-  struct rte_mbuf *head = rte_pktmbuf_alloc(d->mp);
-  if (!head) {
-    *why = NHAL_ST_DROP_NO_MBUF;
-    return NULL;
-  }
+  uint32_t nseg = len ? 1 + (len - 1) / d->data_room : 0;
+  if (len == 0 || (nseg > 1 && !d->multi_seg) || nseg > NHAL_PKT_SEGS_MAX) return NHAL_ST_DROP_TOO_BIG;
   struct rte_mbuf *cur = head;
   uint8_t *w = rte_pktmbuf_mtod(cur, uint8_t *);
   uint32_t room = d->data_room;
@@ -325,9 +346,9 @@ static struct rte_mbuf *to_mbuf(dpdk_port_t *d, const nhal_batch_t *b, uint16_t 
       if (room == 0) {
         struct rte_mbuf *next = rte_pktmbuf_alloc(d->mp);
         if (!next) {
-          rte_pktmbuf_free(head);
-          *why = NHAL_ST_DROP_NO_MBUF;
-          return NULL;
+          if (head->next) rte_pktmbuf_free(head->next);
+          rte_pktmbuf_reset(head);
+          return NHAL_ST_DROP_NO_MBUF;
         }
         cur->next = next;
         head->nb_segs++;
@@ -345,24 +366,56 @@ static struct rte_mbuf *to_mbuf(dpdk_port_t *d, const nhal_batch_t *b, uint16_t 
     }
   }
   head->pkt_len = len;
-  return head;
+  return 0;
+}
+
+/* The common case: one-segment packets that fit one mbuf, one memcpy each into fresh mbufs.
+ * Returns how many it copied; stops at the first that needs fill_chain. */
+static uint16_t copy_simple(const nhal_seg_t *restrict segs, struct rte_mbuf **restrict ms, uint16_t count,
+                            uint32_t room) {
+  uint16_t k = 0;
+  for (; k < count; k++) {
+    const uint32_t len = segs[k].len;
+    if (len - 1 >= room) break;  /* empty, or longer than one mbuf */
+    struct rte_mbuf *m = ms[k];
+    memcpy(rte_pktmbuf_mtod(m, uint8_t *), segs[k].data, len);
+    m->data_len = (uint16_t)len;
+    m->pkt_len = len;
+  }
+  return k;
 }
 
 static int dpdk_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   dpdk_port_t *d = (dpdk_port_t *)p;
-  uint16_t n = b->n_pkts, k = 0;
-  uint64_t drops[NHAL_ST_COUNT] = {0};
-  for (uint16_t i = 0; i < n; i++) {
-    int why = 0;
-    struct rte_mbuf *m = to_mbuf(d, b, i, &why);
-    if (m) d->tx[k++] = m;
-    else drops[why]++;
-  }
-  uint16_t sent = k ? rte_eth_tx_burst(d->port_id, d->qid, d->tx, k) : 0;
+  const uint16_t n = b->n_pkts;
+  uint16_t k = 0, have = n;
+  if (n == 0) return 0;
   uint64_t bytes = 0;
-  for (uint16_t i = 0; i < sent; i++) bytes += d->tx[i]->pkt_len;
+  for (uint16_t i = 0; i < n; i++) bytes += b->pkt_len[i];
+  /* One head mbuf per packet in one pool call; if the pool cannot give them all, as many as
+   * one at a time gives (the rest are no-mbuf drops). */
+  if (rte_pktmbuf_alloc_bulk(d->mp, d->tx, n) != 0) {
+    for (have = 0; have < n && (d->tx[have] = rte_pktmbuf_alloc(d->mp)); have++) {}
+  }
+  uint64_t drops[NHAL_ST_COUNT] = {0};
+  uint16_t i = 0;
+  if (b->n_segs == n) k = i = copy_simple(b->segs, d->tx, have, d->data_room);
+  for (; i < n && k < have; i++) {
+    int why = fill_chain(d, d->tx[k], b, i);
+    if (why) {
+      drops[why]++;  /* the mbuf stays empty and takes the next packet */
+      bytes -= b->pkt_len[i];
+    } else {
+      k++;
+    }
+  }
+  for (uint16_t j = i; j < n; j++) bytes -= b->pkt_len[j];
+  drops[NHAL_ST_DROP_NO_MBUF] += n - i;
+  if (k < have) rte_pktmbuf_free_bulk(&d->tx[k], have - k);
+  uint16_t sent = k ? rte_eth_tx_burst(d->port_id, d->qid, d->tx, k) : 0;
   if (sent < k) {
-    rte_pktmbuf_free_bulk(&d->tx[sent], k - sent);
+    for (uint16_t j = sent; j < k; j++) bytes -= d->tx[j]->pkt_len;
+    free_burst(&d->tx[sent], k - sent);
     drops[NHAL_ST_DROP_TX_FULL] += k - sent;
   }
   NHAL_STAT_ADD(p->stats, NHAL_ST_TX_PKTS, sent);

@@ -44,21 +44,25 @@ static int memif_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) {
     else if (n < 0) NHAL_STAT_ADD(p->stats, NHAL_ST_RX_ERRORS, 1);
     return n;
   }
+  /* Ring buffers become segments in place (zero-copy); a chain ends at a buffer without NEXT.
+   * priv stays unset: nothing is handed back per packet, rx_done releases the ring slots. */
+  const nmif_buf_t *restrict rb = m->rxb;
+  nhal_seg_t *restrict segs = b->segs;
+  uint32_t *restrict plen = b->pkt_len;
+  uint16_t *restrict first = b->first;
   uint64_t bytes = 0;
   uint32_t len = 0;
   uint16_t pk = 0;
   int k = 0;
   for (; k < n && pk < NHAL_BURST_MAX; k++) {
-    const nmif_buf_t *nb = &m->rxb[k];
-    b->segs[k].data = nb->data;
-    b->segs[k].len = nb->len;
-    len += nb->len;
-    if (!(nb->flags & NMIF_BUF_NEXT)) {
-      b->pkt_len[pk] = len;
-      b->priv[pk] = NULL;
+    segs[k].data = rb[k].data;
+    segs[k].len = rb[k].len;
+    len += rb[k].len;
+    if (!(rb[k].flags & NMIF_BUF_NEXT)) {
+      plen[pk] = len;
       bytes += len;
       len = 0;
-      b->first[++pk] = (uint16_t)(k + 1);
+      first[++pk] = (uint16_t)(k + 1);
     }
   }
   /* Only after a retry for one long chain can more than NHAL_BURST_MAX packets come back;
@@ -84,17 +88,70 @@ static void memif_rx_done(nhal_port_t *p, nhal_batch_t *b) {
   m->gate->leave(m->gate_ctx);
 }
 
+/* Copies packet i of b into ring buffers dst[0..avail), each filled up to its own capacity
+ * (a master writes into buffers the slave offered, whose lengths it chose), chaining with
+ * NMIF_BUF_NEXT. Returns the buffers used, 0 if they ran out (ring full), or -1 if the packet
+ * is empty or needs more than NHAL_PKT_SEGS_MAX buffers. */
+static int copy_chained(const nhal_batch_t *b, uint16_t i, nmif_buf_t *dst, uint32_t avail) {
+  if (b->pkt_len[i] == 0) return -1;
+  uint32_t d = 0, room = dst[0].len;
+  uint8_t *w = dst[0].data;
+  for (uint16_t s = b->first[i]; s < b->first[i + 1]; s++) {
+    const uint8_t *src = b->segs[s].data;
+    uint32_t left = b->segs[s].len;
+    while (left) {
+      if (room == 0) {
+        dst[d].flags = NMIF_BUF_NEXT;  /* full: its len is still its capacity */
+        if (++d == NHAL_PKT_SEGS_MAX) return -1;
+        if (d == avail) return 0;
+        w = dst[d].data;
+        room = dst[d].len;
+      }
+      uint32_t c = left < room ? left : room;
+      memcpy(w, src, c);
+      w += c;
+      src += c;
+      left -= c;
+      room -= c;
+    }
+  }
+  dst[d].len -= room;
+  dst[d].flags = 0;
+  return (int)d + 1;
+}
+
+/* The common case: packets of one segment that fit their buffer, one memcpy each, into
+ * buffers fresh from tx_alloc (flags already 0). Returns how many it copied; stops at the
+ * first packet that needs the general path. Kept apart so the loop has few live values. */
+static uint32_t copy_simple(const nhal_seg_t *restrict segs, nmif_buf_t *restrict dst, uint32_t count) {
+  uint32_t k = 0;
+  for (; k < count; k++) {
+    const uint32_t len = segs[k].len;
+    if (len - 1 >= dst[k].len) break;  /* empty, or longer than this buffer */
+    memcpy(dst[k].data, segs[k].data, len);
+    dst[k].len = len;
+  }
+  return k;
+}
+
 static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   memif_port_t *m = (memif_port_t *)p;
-  uint16_t n = b->n_pkts;
+  const uint16_t n = b->n_pkts;
   if (n == 0) return 0;
   if (m->gate->enter(m->gate_ctx) < 0) {
     NHAL_STAT_ADD(p->stats, NHAL_ST_DROP_LINK_DOWN, n);
     return 0;
   }
-  uint32_t bs = m->tx_buf_size;
-  uint32_t want = 0;
-  for (uint16_t i = 0; i < n; i++) want += b->pkt_len[i] ? (b->pkt_len[i] + bs - 1) / bs : 1;
+  /* Buffers to reserve: one per packet, more for packets longer than the buffer size seen
+   * last time (the division is off the common path). Bytes are summed here, once. */
+  const uint32_t bs = m->tx_buf_size;
+  uint32_t want = n;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    const uint32_t len = b->pkt_len[i];
+    bytes += len;
+    if (len > bs) want += (len - 1) / bs;
+  }
   if (want > NHAL_SEGS_MAX) want = NHAL_SEGS_MAX;
   int got = nmif_tx_alloc(m->iface, m->qid, m->txb, (uint16_t)want);
   if (got < 0) {
@@ -102,49 +159,28 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
     NHAL_STAT_ADD(p->stats, got == -ENOTCONN ? NHAL_ST_DROP_LINK_DOWN : NHAL_ST_DROP_TX_FULL, n);
     return 0;
   }
-  if (got > 0) bs = m->tx_buf_size = m->txb[0].len;
+  if (got > 0) m->tx_buf_size = m->txb[0].len;
 
-  uint16_t used = 0, sent = 0, too_big = 0;
-  uint64_t bytes = 0;
-  uint16_t i = 0;
-  for (; i < n; i++) {
-    uint32_t len = b->pkt_len[i];
-    uint32_t need = (len + bs - 1) / bs;
-    if (len == 0 || need > NHAL_PKT_SEGS_MAX) {
+  const uint32_t avail = (uint32_t)got;
+  uint32_t used = 0;
+  uint16_t i = 0, sent, too_big = 0;
+  if (b->n_segs == n) {  /* every packet is one segment */
+    used = copy_simple(b->segs, m->txb, n < avail ? n : avail);
+    i = (uint16_t)used;
+  }
+  for (; i < n && used < avail; i++) {
+    int k = copy_chained(b, i, &m->txb[used], avail - used);
+    if (k == 0) break;  /* ring full: this and the rest are dropped */
+    if (k < 0) {        /* its buffers (lengths untouched) go to the next packet */
       too_big++;
+      bytes -= b->pkt_len[i];
       continue;
     }
-    if (used + need > (uint32_t)got) break;  /* ring full: this and the rest are dropped */
-    /* Copy the packet's segments into `need` ring buffers, chained. */
-    nmif_buf_t *dst = &m->txb[used];
-    uint32_t room = bs, d = 0;
-    uint8_t *w = dst->data;
-    for (uint16_t s = b->first[i]; s < b->first[i + 1]; s++) {
-      const uint8_t *src = b->segs[s].data;
-      uint32_t left = b->segs[s].len;
-      while (left) {
-        if (room == 0) {
-          dst[d].len = bs;
-          dst[d].flags = NMIF_BUF_NEXT;
-          d++;
-          w = dst[d].data;
-          room = bs;
-        }
-        uint32_t c = left < room ? left : room;
-        memcpy(w, src, c);
-        w += c;
-        src += c;
-        left -= c;
-        room -= c;
-      }
-    }
-    dst[d].len = bs - room;
-    dst[d].flags = 0;
-    used += (uint16_t)need;
-    sent++;
-    bytes += len;
+    used += (uint32_t)k;
   }
-  int r = used ? nmif_tx_burst(m->iface, m->qid, m->txb, used) : 0;
+  sent = (uint16_t)(i - too_big);
+  for (uint16_t j = i; j < n; j++) bytes -= b->pkt_len[j];
+  int r = used ? nmif_tx_burst(m->iface, m->qid, m->txb, (uint16_t)used) : 0;
   m->gate->leave(m->gate_ctx);
   if (r < 0) {  /* link went down under us: nothing was published */
     NHAL_STAT_ADD(p->stats, NHAL_ST_DROP_LINK_DOWN, sent);

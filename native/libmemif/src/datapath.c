@@ -269,28 +269,36 @@ int nmif_tx_alloc(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t max) {
   int room = tx_room(i, q);
   if (room < 0)
     return NMIF_EPROTO;
-  uint16_t n = (uint16_t)(room < max ? room : max);
-  for (uint16_t k = 0; k < n; k++) {
-    uint16_t s = (uint16_t)(q->alloc + k);
-    nmif__slot_t *sl = &q->slots[s & q->mask];
-    if (i->is_master) {
-      /* The slave's offer decides where and how much we may write: check it once, keep it. */
-      nmif_desc_t d = nmif__desc_copy(&q->ring->desc[s & q->mask]);
-      if (d.length == 0 || !desc_in_bounds(i, &d)) {
+  const uint16_t n = (uint16_t)(room < max ? room : max);
+  /* Locals: stores into bufs[] must not make the compiler reload ring state per buffer. */
+  const uint16_t mask = q->mask, first = q->alloc;
+  nmif__slot_t *const slots = q->slots;
+  const nmif__region_t *const regions = i->regions;
+  if (i->is_master) {
+    /* The slave's offer decides where and how much we may write: check it once, keep it. */
+    const nmif_desc_t *const ring = q->ring->desc;
+    const uint16_t num_regions = i->num_regions;
+    for (uint16_t k = 0; k < n; k++) {
+      const uint16_t s = (uint16_t)(first + k);
+      const nmif_desc_t d = nmif__desc_copy(&ring[s & mask]);
+      if (d.length == 0 || d.region >= num_regions ||
+          (uint64_t)d.offset + d.length > regions[d.region].size) {
         nmif__violation(i, q, "offered buffer outside its region");
         return NMIF_EPROTO;
       }
-      *sl = (nmif__slot_t){.offset = d.offset, .cap = d.length, .region = d.region};
+      slots[s & mask] = (nmif__slot_t){.offset = d.offset, .cap = d.length, .region = d.region};
+      bufs[k] = (nmif_buf_t){.data = (uint8_t *)regions[d.region].base + d.offset, .len = d.length,
+                             .offset = d.offset, .region = d.region, .slot = s, .qid = qid};
     }
-    bufs[k] = (nmif_buf_t){.data = region_ptr(i, sl->region, sl->offset),
-                           .len = sl->cap,
-                           .offset = sl->offset,
-                           .region = sl->region,
-                           .flags = 0,
-                           .slot = s,
-                           .qid = qid};
+  } else {
+    for (uint16_t k = 0; k < n; k++) {
+      const uint16_t s = (uint16_t)(first + k);
+      const nmif__slot_t sl = slots[s & mask];
+      bufs[k] = (nmif_buf_t){.data = (uint8_t *)regions[sl.region].base + sl.offset, .len = sl.cap,
+                             .offset = sl.offset, .region = sl.region, .slot = s, .qid = qid};
+    }
   }
-  q->alloc = (uint16_t)(q->alloc + n);
+  q->alloc = (uint16_t)(first + n);
   return n;
 }
 
@@ -307,17 +315,16 @@ int nmif_tx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t count) 
    * descriptors can be written while checking; an invalid buffer returns before publishing. */
   const int master = i->is_master;
   const uint16_t mask = q->mask, own = q->own;
-  nmif_desc_t *ring = q->ring->desc;
-  const nmif__slot_t *slots = q->slots;
+  nmif_desc_t *const ring = q->ring->desc;
+  const nmif__slot_t *const slots = q->slots;
   uint16_t send = 0;
   uint64_t pkts = 0, bytes = 0, pkts_sent = 0, bytes_sent = 0;
   for (uint16_t k = 0; k < count; k++) {
-    const nmif_buf_t *bb = &bufs[k];
-    uint16_t s = (uint16_t)(own + k);
+    const uint16_t s = (uint16_t)(own + k);
+    const uint32_t len = bufs[k].len;
+    const uint16_t fl = bufs[k].flags & NMIF_BUF_NEXT;
     const nmif__slot_t *sl = &slots[s & mask];
-    uint32_t len = bb->len;
-    uint16_t fl = bb->flags & NMIF_BUF_NEXT;
-    if (bb->slot != s || len == 0 || len > sl->cap)
+    if (bufs[k].slot != s || len - 1 >= sl->cap) /* also catches len == 0 */
       return NMIF_EINVAL;
     nmif_desc_t *d = &ring[s & mask];
     if (!master) {
@@ -336,12 +343,12 @@ int nmif_tx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t count) 
   }
   pkts = pkts_sent;
   bytes = bytes_sent;
-  q->own = (uint16_t)(q->own + send);
+  q->own = (uint16_t)(own + send);
   q->alloc = q->own; /* unsent reservations are dropped */
   if (send == 0)
     return 0;
   /* Publish: slave head / master tail; pairs with the peer's load-acquire. */
-  nmif__store_release(i->is_master ? &q->ring->tail : &q->ring->head, q->own);
+  nmif__store_release(master ? &q->ring->tail : &q->ring->head, q->own);
   q->stats->packets += pkts;
   q->stats->bytes += bytes;
   q->stats->bursts++;
