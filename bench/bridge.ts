@@ -15,16 +15,17 @@
  *                   `nmif-perf --role slave --mode recv --duration D` counts.
  *                   Rate = nmif-perf "received" / "duration" (duration counted from link up).
  * Forwarders, each a child process (EAL once per process):
- *   ours     node bin/nmemif-bridge.js --memif role=server,... --dpdk <vdev> --control none --json
- *            (one native worker moves both directions of the link; stopped with SIGTERM)
+ *   ours     node bin/nmemif-bridge.js --memif role=server,... --dpdk <vdev> --cpu 1 --control none --json
+ *            (one native worker, pinned to core 1 like testpmd's forwarding lcore, moves both
+ *            directions of the link; Node's own threads float, like testpmd's main lcore 0 idles;
+ *            stopped with SIGTERM)
  *   testpmd  dpdk-testpmd -l 0,1 --main-lcore 0 --no-huge -m 1024 --no-pci --vdev=net_memif0,...
  *            --vdev=<vdev> -- --forward-mode=io --no-lsc-interrupt --total-num-mbufs=16384
  *            --burst=B (one forwarding lcore, on core 1, for both streams; stopped by closing stdin)
  * Same memif ring (1024 slots), buffer size (2048) and burst on both. Runs interleave (ours
  * first on even rounds, testpmd first on odd ones); medians [min..max] and ratios ours/testpmd
  * (ratio of the medians, and the median of the per-round ratios); last stdout line: one JSON.
- * --pin: nmif-perf on core 0 and the bridge process on core 1 (taskset), as testpmd's forwarding
- * lcore is on core 1; off by default (the bridge's worker floats).
+ * --pin: also pins the nmif-perf peer to core 0 (taskset), the core the forwarders leave free.
  * Every child is bounded by a timeout and ended by its pid; /var/run/dpdk/<prefix> dirs removed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,7 +52,7 @@ const USAGE = `usage: node --import tsx bench/bridge.ts [options]
   --seconds S     the peer's --duration per run (default 3)
   --sizes A,B     frame sizes (default 64,1500)
   --burst N       burst of the bridge, testpmd and nmif-perf (default 64)
-  --pin           taskset: nmif-perf on core 0, the bridge on core 1 (testpmd forwards on core 1)
+  --pin           taskset the nmif-perf peer to core 0 (both forwarders forward on core 1)
   --only ours|testpmd  run one side only (no ratios)
   --json FILE     also write the JSON summary to FILE
   --help          this text`;
@@ -192,8 +193,8 @@ async function runOne(side: Side, dir: Dir, size: number, o: Args): Promise<RunR
   try {
     if (side === 'ours') {
       const args = [bridgeBin, '--memif', `role=server,socket=${sock},socket-abstract=no,id=0,rsize=10,bsize=2048`, '--dpdk', vdev,
-        `--eal=--file-prefix=${prefix}`, '--control', 'none', '--burst', String(o.burst), '--json'];
-      fwd = o.pin ? start('taskset', ['-c', '1', process.execPath, ...args], limit) : start(process.execPath, args, limit);
+        `--eal=--file-prefix=${prefix}`, '--control', 'none', '--burst', String(o.burst), '--cpu', '1', '--json'];
+      fwd = start(process.execPath, args, limit);
     } else {
       fwd = start('dpdk-testpmd', ['-l', '0,1', '--main-lcore', '0', '--no-huge', '-m', '1024', '--no-pci', `--file-prefix=${prefix}`,
         '--no-telemetry', `--vdev=net_memif0,role=server,id=0,socket=${sock},socket-abstract=no,rsize=10,bsize=2048`, `--vdev=${vdev}`,

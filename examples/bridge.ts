@@ -35,6 +35,7 @@ Options:
   --control PATH        the control socket (default: "control" of --config, else ${DEFAULT_CONTROL_PATH}; "none": no socket)
   --burst N             packets per burst, 1 to 256 (default 64)
   --idle-sleep-us N     worker sleep when idle, microseconds, 0 to 1000000 (default 50)
+  --cpu N               pin the forwarding worker to CPU N (default: not pinned)
   --duration S          stop after S seconds (default: until SIGINT/SIGTERM)
   --json                print the counters (or the subcommand's reply) as one JSON object
   --name NAME           add: the new port's name; del: the port to remove
@@ -65,6 +66,7 @@ const RUN_OPTIONS = {
   control: { type: 'string' },
   burst: { type: 'string' },
   'idle-sleep-us': { type: 'string' },
+  cpu: { type: 'string' },
   duration: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -107,6 +109,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const burst = num('burst', v.burst, 1, 256);
   const idleSleepUs = num('idle-sleep-us', v['idle-sleep-us'], 0, 1000000);
+  const cpu = num('cpu', v.cpu, 0, 1023);
   const durationMs = seconds('duration', v.duration);
   const json = v.json === true;
   let config: BridgeConfig;
@@ -115,9 +118,10 @@ async function run(argv: string[]): Promise<number> {
     config = loadConfigFile(v.config);
     if (burst !== undefined) config.burst = burst;
     if (idleSleepUs !== undefined) config.idleSleepUs = idleSleepUs;
+    if (cpu !== undefined) throw new UsageError('--cpu goes in the "cpu" key of each link in --config FILE');
   } else {
     if (!v.memif && !v.dpdk) throw new UsageError('give the ports to bridge: --memif DEVARGS and --dpdk DEVARGS (or --memif twice), or --config FILE');
-    config = configFromFlags({ memif: v.memif ?? [], dpdk: v.dpdk ?? [], eal: v.eal, burst, idleSleepUs });
+    config = configFromFlags({ memif: v.memif ?? [], dpdk: v.dpdk ?? [], eal: v.eal, burst, idleSleepUs, cpu });
   }
   if (v.eal !== undefined && v.config !== undefined) throw new UsageError('--eal goes in the "eal" key of --config FILE');
   const controlPath = controlPathOf(v.control ?? config.control ?? undefined, v.control === undefined && !config.control);

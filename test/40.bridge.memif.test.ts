@@ -7,6 +7,8 @@ import test from 'ava';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Bridge, BridgeConfigError, parseConfig } from '../src/bridge';
+import { parsePort } from '../src/bridge/config';
+import * as fs from 'node:fs';
 import { MemifSocket } from '../src/memif/socket';
 import type { MemifInterface } from '../src/memif/interface';
 import { PacketBatch } from '../src/memif/batch';
@@ -170,4 +172,60 @@ test('memif peer goes away mid-traffic: drops counted, no crash, traffic resumes
   t.is(rb.st.next, seq);
   t.is(seq - from, 160);
   t.true(events.includes('b:down') && events.lastIndexOf('b:up') > events.indexOf('b:down'), events.join(','));
+});
+
+test('a failed add leaves no half-open port behind; the same name works afterwards', async (t) => {
+  const { bridge } = setup(t);
+  await bridge.start();
+  const dir = tempDir(t, 'nmemif-bridge-add-');
+  const names = () => bridge.ports().map((p) => p.name);
+  // 1. the port itself cannot open: its socket directory does not exist
+  const missing = parsePort('c', { name: 'c', memif: `role=server,socket=${path.join(dir, 'nope', 'c.sock')},id=3` });
+  const e1 = t.throws(() => bridge.addPort(missing));
+  t.truthy(e1?.message);
+  t.deepEqual(names(), ['a', 'b']);
+  // 2. the port opens but its link cannot start (port a already belongs to a link's worker)
+  const good = path.join(dir, 'c.sock');
+  const pc = parsePort('c', { name: 'c', memif: `role=server,socket=${good},id=3` });
+  const e2 = t.throws(() => bridge.addPort(pc, 'a'));
+  t.regex(e2?.message ?? '', /EBUSY|busy|already/i);
+  t.deepEqual(names(), ['a', 'b'], 'the port was closed again');
+  t.false(fs.existsSync(good), 'and its listening socket removed');
+  // 3. nothing stuck: the same name and socket open now
+  bridge.addPort(pc);
+  t.deepEqual(names(), ['a', 'b', 'c']);
+  t.true(fs.existsSync(good));
+});
+
+test('link cpu: validated against the CPUs this process may use', (t) => {
+  const base = { ports: [{ name: 'a', dpdk: 'net_null0' }, { name: 'b', dpdk: 'net_null1' }] };
+  t.is(parseConfig({ ...base, links: [{ a: 'a', b: 'b', cpu: 0 }] }).links[0].cpu, 0);
+  t.is(parseConfig({ ...base, links: [{ a: 'a', b: 'b' }] }).links[0].cpu, null);
+  const e1 = t.throws(() => parseConfig({ ...base, links: [{ a: 'a', b: 'b', cpu: 1023 }] }), { instanceOf: BridgeConfigError });
+  t.is(e1.field, 'links[0].cpu');
+  t.regex(e1.message, /not one this process may run on/);
+  const e2 = t.throws(() => parseConfig({ ...base, links: [{ a: 'a', b: 'b', cpu: -1 }] }), { instanceOf: BridgeConfigError });
+  t.is(e2.field, 'links[0].cpu');
+  const e3 = t.throws(() => parseConfig({ ...base, links: [{ a: 'a', b: 'b', lcore: 1 }] }), { instanceOf: BridgeConfigError });
+  t.is(e3.field, 'links[0].lcore');
+});
+
+test('link cpu: the link worker thread runs pinned to it, Node threads are left alone', async (t) => {
+  const dir = tempDir(t, 'nmemif-bridge-cpu-');
+  const config = parseConfig({
+    ports: [
+      { name: 'pa', memif: `role=server,socket=${path.join(dir, 'a.sock')},id=1` },
+      { name: 'pb', memif: `role=server,socket=${path.join(dir, 'b.sock')},id=2` },
+    ],
+    links: [{ a: 'pa', b: 'pb', cpu: 0 }],
+  });
+  const bridge = new Bridge(config);
+  t.teardown(() => bridge.stop());
+  const before = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(\S+)/m)?.[1];
+  await bridge.start();
+  const affinity = (tid: string) => fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8').match(/^Cpus_allowed_list:\s*(\S+)/m)?.[1];
+  const worker = fs.readdirSync('/proc/self/task').find((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'nhal-pa');
+  t.truthy(worker, 'a thread named nhal-pa');
+  t.is(affinity(worker!), '0');
+  t.is(affinity(String(process.pid)), before, 'the main thread keeps its affinity');
 });

@@ -166,10 +166,22 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.#pollDpdkLinks();
   }
 
+  /** Opens a port; it is recorded only once fully open (a failure leaves nothing behind). */
   #openPort(pc: PortConfig): Port {
     if (this.#ports.has(pc.name)) throw new BridgeConfigError(`ports.${pc.name}`, 'a port with this name exists');
     const port = new Port(pc);
+    try {
+      this.#openResources(port);
+    } catch (err) {
+      this.#releasePort(port);
+      throw err;
+    }
     this.#ports.set(pc.name, port);
+    return port;
+  }
+
+  #openResources(port: Port): void {
+    const pc = port.config;
     if (pc.kind === 'memif') {
       const sock = new MemifSocket(pc.parsed.socket.path);
       port.socket = sock;
@@ -201,7 +213,6 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       hal.dpdk.devStart(id, { queues: pc.queues, mbufs: pc.mbufs });
       for (let q = 0; q < pc.queues; q++) port.addQueue(q, new hal.HalPort({ kind: 'dpdk', portId: id, queue: q }));
     }
-    return port;
   }
 
   #startLink(lc: LinkConfig): void {
@@ -209,15 +220,26 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const b = this.#ports.get(lc.b);
     if (!a || !b) throw new BridgeConfigError('links', `unknown port ${!a ? lc.a : lc.b}`);
     const link = new Link(a, b);
-    link.worker = new hal.HalWorker({ name: `nhal-${a.name}`.slice(0, 15), burst: this.config.burst, idleSleepUs: this.config.idleSleepUs });
-    link.worker.pause();
-    const n = Math.min(a.queues.length, b.queues.length);
-    for (let q = 0; q < n; q++) {
-      for (const [s, d] of [[a.queues[q].native, b.queues[q].native], [b.queues[q].native, a.queues[q].native]] as const) {
-        link.worker.addPath(s, d);
-        link.paths.push([s, d]);
+    const worker = new hal.HalWorker({
+      name: `nhal-${a.name}`.slice(0, 15),
+      burst: this.config.burst,
+      idleSleepUs: this.config.idleSleepUs,
+      ...(lc.cpu === null ? {} : { cpu: lc.cpu }),
+    });
+    try {
+      worker.pause();
+      const n = Math.min(a.queues.length, b.queues.length);
+      for (let q = 0; q < n; q++) {
+        for (const [s, d] of [[a.queues[q].native, b.queues[q].native], [b.queues[q].native, a.queues[q].native]] as const) {
+          worker.addPath(s, d);
+          link.paths.push([s, d]);
+        }
       }
+    } catch (err) {
+      worker.stop(); // its paths go with it: the ports are free again
+      throw err;
     }
+    link.worker = worker;
     this.#links.push(link);
     this.#release();
   }
@@ -257,8 +279,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   addPort(pc: PortConfig, linkTo?: string): void {
     if (!this.started) throw new Error('bridge is not running');
     if (pc.kind === 'dpdk' && !this.#eal) throw new BridgeDpdkError('EAL was not initialised at start (no DPDK port in the configuration)');
-    this.#openPort(pc);
-    if (linkTo !== undefined) this.#startLink({ a: pc.name, b: linkTo });
+    const port = this.#openPort(pc);
+    if (linkTo === undefined) return;
+    try {
+      this.#startLink({ a: pc.name, b: linkTo, cpu: null });
+    } catch (err) {
+      this.#closePort(port); // all or nothing: no port left behind unlinked
+      throw err;
+    }
   }
 
   /** Removes a port (and the link it is in). */
@@ -278,11 +306,18 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 
   #closePort(port: Port): void {
+    this.#releasePort(port);
+    this.#ports.delete(port.name);
+  }
+
+  /** Closes whatever of a port is open (also a half-opened one). */
+  #releasePort(port: Port): void {
     for (const q of port.queues) q.native.close();
     port.queues = [];
     if (port.socket) port.socket.close();
+    port.socket = null;
     if (port.portId >= 0 && this.#eal) hal.dpdk.devStop(port.portId);
-    this.#ports.delete(port.name);
+    port.portId = -1;
   }
 
   /** Pauses every worker (they finish their burst and poll nothing) / resumes them. */

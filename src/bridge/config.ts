@@ -9,7 +9,8 @@
  *     { "name": "m0", "memif": "role=server,socket=/run/m0.sock,id=0" },
  *     { "name": "d0", "dpdk": "net_af_packet0,iface=veth0", "queues": 1 }
  *   ],
- *   "links": [ { "a": "m0", "b": "d0" } ]          // cross-connects, both directions
+ *   "links": [ { "a": "m0", "b": "d0", "cpu": 1 } ] // cross-connects, both directions; cpu pins
+ *                                                  // the link's worker thread (optional)
  * }
  */
 import * as fs from 'node:fs';
@@ -37,6 +38,8 @@ export type PortConfig = MemifPortConfig | DpdkPortConfig;
 export interface LinkConfig {
   a: string;
   b: string;
+  /** Pin the link's worker thread to this CPU (as a DPDK lcore is); null lets it float. */
+  cpu: number | null;
 }
 
 export interface BridgeConfig {
@@ -52,6 +55,7 @@ export const bridgeDefaults = Object.freeze({ burst: 64, idleSleepUs: 50, contro
 
 const TOP_KEYS = ['eal', 'burst', 'idleSleepUs', 'control', 'ports', 'links'];
 const PORT_KEYS = ['name', 'memif', 'dpdk', 'queues', 'mbufs'];
+const LINK_KEYS = ['a', 'b', 'cpu'];
 
 function int(field: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -63,6 +67,33 @@ function int(field: string, v: unknown, min: number, max: number): number {
 function str(field: string, v: unknown): string {
   if (typeof v !== 'string' || v === '') throw new BridgeConfigError(field, `must be a non-empty string, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** A CPU this process may run on (its affinity mask, as taskset set it), or null. */
+export function parseCpu(field: string, v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  const n = int(field, v, 0, 1023);
+  const allowed = allowedCpus();
+  if (allowed && !allowed.includes(n)) throw new BridgeConfigError(field, `CPU ${n} is not one this process may run on (${allowed.join(',')})`);
+  return n;
+}
+
+/** The process's CPU affinity from /proc (Linux), or null when it cannot be read. */
+function allowedCpus(): number[] | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(text);
+  if (!m) return null;
+  const out: number[] = [];
+  for (const part of m[1].split(',')) {
+    const [lo, hi] = part.split('-').map(Number);
+    for (let c = lo; c <= (hi ?? lo); c++) out.push(c);
+  }
+  return out;
 }
 
 /** Splits an EAL argument string the way a shell would for simple cases (quotes, no escapes). */
@@ -136,7 +167,10 @@ export function parseConfig(raw: unknown): BridgeConfig {
   const links = rawLinks.map((l, k) => {
     const f = `links[${k}]`;
     if (typeof l !== 'object' || l === null) throw new BridgeConfigError(f, 'must be an object {"a": port, "b": port}');
-    const { a, b } = l as Record<string, unknown>;
+    const { a, b, cpu } = l as Record<string, unknown>;
+    for (const key of Object.keys(l)) {
+      if (!LINK_KEYS.includes(key)) throw new BridgeConfigError(`${f}.${key}`, `unknown key; accepted: ${LINK_KEYS.join(', ')}`);
+    }
     for (const [key, v] of [['a', a], ['b', b]] as const) {
       if (typeof v !== 'string' || !names.has(v)) throw new BridgeConfigError(`${f}.${key}`, `must name a port (${[...names].join(', ')}), got ${JSON.stringify(v)}`);
       if (used.has(v)) throw new BridgeConfigError(`${f}.${key}`, `port "${v}" is already in a link (one link per port)`);
@@ -144,7 +178,7 @@ export function parseConfig(raw: unknown): BridgeConfig {
     if (a === b) throw new BridgeConfigError(`${f}.b`, 'a port cannot be linked to itself');
     used.add(a as string);
     used.add(b as string);
-    return { a: a as string, b: b as string };
+    return { a: a as string, b: b as string, cpu: parseCpu(`${f}.cpu`, cpu) };
   });
   return {
     eal,
@@ -173,7 +207,7 @@ export function loadConfigFile(file: string): BridgeConfig {
 }
 
 /** The common case: one memif link cross-connected with one DPDK port (or another memif). */
-export function configFromFlags(f: { memif: string[]; dpdk: string[]; eal?: string; burst?: number; idleSleepUs?: number; control?: string }): BridgeConfig {
+export function configFromFlags(f: { memif: string[]; dpdk: string[]; eal?: string; burst?: number; idleSleepUs?: number; control?: string; cpu?: number }): BridgeConfig {
   const ports: unknown[] = [];
   f.memif.forEach((d, k) => ports.push({ name: `memif${k}`, memif: d }));
   f.dpdk.forEach((d, k) => ports.push({ name: `dpdk${k}`, dpdk: d }));
@@ -185,6 +219,6 @@ export function configFromFlags(f: { memif: string[]; dpdk: string[]; eal?: stri
     idleSleepUs: f.idleSleepUs,
     control: f.control,
     ports,
-    links: [{ a: names[0], b: names[1] }],
+    links: [{ a: names[0], b: names[1], cpu: f.cpu }],
   });
 }

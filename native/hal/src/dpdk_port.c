@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "copy.h"
 #include "port.h"
 
 /* ---- EAL ------------------------------------------------------------------------------------ */
@@ -378,7 +379,7 @@ static uint16_t copy_simple(const nhal_seg_t *restrict segs, struct rte_mbuf **r
     const uint32_t len = segs[k].len;
     if (len - 1 >= room) break;  /* empty, or longer than one mbuf */
     struct rte_mbuf *m = ms[k];
-    memcpy(rte_pktmbuf_mtod(m, uint8_t *), segs[k].data, len);
+    nhal__copy(rte_pktmbuf_mtod(m, uint8_t *), segs[k].data, len);
     m->data_len = (uint16_t)len;
     m->pkt_len = len;
   }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy.h"
 #include "port.h"
 
 typedef struct memif_port {
@@ -128,7 +129,7 @@ static uint32_t copy_simple(const nhal_seg_t *restrict segs, nmif_buf_t *restric
   for (; k < count; k++) {
     const uint32_t len = segs[k].len;
     if (len - 1 >= dst[k].len) break;  /* empty, or longer than this buffer */
-    memcpy(dst[k].data, segs[k].data, len);
+    nhal__copy(dst[k].data, segs[k].data, len);
     dst[k].len = len;
   }
   return k;
