@@ -3,6 +3,7 @@
 //   ts-forward   TypeScript zero-copy forward vs the C core's forward loop (+ heap/RSS over 10M packets)
 //   c-vs-dpdk    our C slave -> master pair vs the DPDK testpmd pair (+ callgrind instructions/packet)
 //   bridge       nmemif-bridge memif <-> net_null vs dpdk-testpmd --forward-mode=io, both directions
+//   bridge-callgrind  the same cases, instructions per forwarded packet (valgrind), ours vs testpmd
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -12,6 +13,7 @@ const scenarios = {
   'ts-forward': [process.execPath, ['--import', 'tsx', '--expose-gc', 'bench/ts-forward.ts']],
   'c-vs-dpdk': [process.execPath, ['bench/run-c-vs-dpdk.js']],
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
+  'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));

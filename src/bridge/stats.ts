@@ -36,4 +36,4 @@ export function drops(c: PortCounters): number {
   return c.dropLinkDown + c.dropTxFull + c.dropNoMbuf + c.dropTooBig + c.rxErrors;
 }
 
-export const WORKER_STATS = ['rounds', 'idleRounds', 'sleeps', 'commands', 'paths', 'paused'] as const;
+export const WORKER_STATS = ['rounds', 'idleRounds', 'sleeps', 'commands', 'paths', 'paused', 'irqWakeups'] as const;

@@ -111,7 +111,9 @@ void nhal_gate_close(nhal_gate_t *g);
 void nhal_gate_open(nhal_gate_t *g);
 
 /* A port over queue pair qid of iface. The interface must outlive the port, or the gate must
- * stay closed once it is gone. gate NULL = no gate (the caller guarantees the link is stable). */
+ * stay closed once it is gone. gate NULL = no gate (the caller guarantees the link is stable).
+ * Put the rx queue in polling mode (the library then leaves its eventfd alone): the worker
+ * arms the interrupt itself while it sleeps. */
 int nhal_memif_port_create(nhal_port_t **out, const char *name, nmif_if_t *iface, uint16_t qid,
                            const nhal_gate_ops_t *gate, void *gate_ctx, nhal_stats_t *stats);
 
@@ -176,8 +178,10 @@ typedef struct nhal_worker_args {
   const char *name;       /* thread name (15 chars), default "nhal-worker" */
   uint16_t burst;         /* 1..256, default 64 */
   int cpu;                /* pin to this CPU, or -1 (default) */
-  /* 0 = busy-poll forever. Otherwise after 1024 empty rounds sleep this long per round
-   * (adaptive: full speed under load, near zero CPU when idle). */
+  /* 0 = busy-poll forever. Otherwise, after 1024 empty rounds, sleep until an input's
+   * interrupt (memif queues: armed only while asleep, so a busy peer never pays for a
+   * signal), a command, or a timeout: this long if some input cannot signal (DPDK queues),
+   * else up to 10 ms. Full speed under load, near zero CPU when idle. */
   uint32_t idle_sleep_us;
 } nhal_worker_args_t;
 
@@ -188,6 +192,7 @@ enum nhal_worker_stat {
   NHAL_WS_COMMANDS,
   NHAL_WS_PATHS,          /* current number of paths */
   NHAL_WS_PAUSED,         /* 1 while paused */
+  NHAL_WS_IRQ_WAKEUPS,    /* sleeps ended by an input's interrupt */
   NHAL_WS_COUNT = 8
 };
 

@@ -195,6 +195,22 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   return sent;
 }
 
+static int memif_rx_irq(nhal_port_t *p, int arm) {
+  memif_port_t *m = (memif_port_t *)p;
+  if (m->gate->enter(m->gate_ctx) < 0) return -ENOTCONN;
+  int r;
+  if (arm) {
+    r = nmif_rx_arm(m->iface, m->qid, 1);
+    if (r > 0) r = -EAGAIN;
+    else if (r == 0) r = nmif_rx_queue_fd(m->iface, m->qid);
+  } else {
+    r = nmif_rx_arm(m->iface, m->qid, 0);
+    nmif_rx_queue_ack(m->iface, m->qid);
+  }
+  m->gate->leave(m->gate_ctx);
+  return r;
+}
+
 static void memif_destroy(nhal_port_t *p) { free(p); }
 
 static const nhal_port_ops_t memif_ops = {
@@ -202,6 +218,7 @@ static const nhal_port_ops_t memif_ops = {
     .rx_burst = memif_rx_burst,
     .rx_done = memif_rx_done,
     .tx_burst = memif_tx_burst,
+    .rx_irq = memif_rx_irq,
     .destroy = memif_destroy,
 };
 

@@ -18,6 +18,10 @@ typedef struct nhal_port_ops {
   /* Copies and sends b's packets; returns how many were sent. The port counts every packet
    * not sent as a drop, by reason. */
   int (*tx_burst)(nhal_port_t *p, const nhal_batch_t *b);
+  /* Interrupts for an idle worker, optional (NULL: poll only). arm = 1: returns an fd that
+   * becomes readable when packets arrive, or -EAGAIN if some are already waiting (do not
+   * sleep), or another negative errno (down). arm = 0: back to polling, the fd drained. */
+  int (*rx_irq)(nhal_port_t *p, int arm);
   void (*destroy)(nhal_port_t *p);
 } nhal_port_ops_t;
 

@@ -5,16 +5,22 @@
  * acknowledged through `done_seq`, which the control thread waits for, so when add/del/pause
  * return the worker has already applied them (a deleted path is no longer referenced). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd_ring.h"
 #include "port.h"
 
 #define MAX_PATHS 64
+/* Longest sleep on interrupts when every input can wake the worker: bounds the delay after a
+ * memif reconnect (which masks interrupts again) and after a peer that never signals. */
+#define IRQ_SLEEP_MAX_US 10000
 
 enum { CMD_ADD = 1, CMD_DEL, CMD_PAUSE, CMD_RESUME, CMD_STOP };
 
@@ -32,6 +38,7 @@ struct nhal_worker {
   uint16_t burst;
   uint32_t idle_sleep_us;
   int cpu;
+  int wake_fd;                       /* eventfd: a command was pushed (wakes a sleeping worker) */
   char name[16];
   /* worker-private state */
   path_t paths[MAX_PATHS];
@@ -79,6 +86,46 @@ static void drain_commands(nhal_worker_t *w) {
   }
 }
 
+/* Idle: sleep until an input's interrupt fires, a command arrives, or the timeout. Inputs
+ * that can signal (memif queues) are armed first and re-checked, so nothing that arrived
+ * meanwhile waits for the timeout; with an input that cannot (a DPDK queue, a port that is
+ * down) the timeout is idle_sleep_us, else up to IRQ_SLEEP_MAX_US. */
+static void idle_wait(nhal_worker_t *w) {
+  struct pollfd fds[MAX_PATHS + 1];
+  nhal_port_t *armed[MAX_PATHS];
+  int nfds = 1, narmed = 0, all = !w->paused && w->n_paths > 0, busy = 0;
+  fds[0] = (struct pollfd){.fd = w->wake_fd, .events = POLLIN};
+  for (int k = 0; k < w->n_paths && !w->paused; k++) {
+    nhal_port_t *src = w->paths[k].src;
+    int fd = src->ops->rx_irq ? src->ops->rx_irq(src, 1) : -ENOTSUP;
+    if (fd >= 0) {
+      armed[narmed++] = src;
+      fds[nfds++] = (struct pollfd){.fd = fd, .events = POLLIN};
+      continue;
+    }
+    all = 0;
+    if (fd == -EAGAIN) {  /* packets already waiting */
+      busy = 1;
+      break;
+    }
+  }
+  if (!busy) {
+    long us = w->paused ? 1000000L : all ? IRQ_SLEEP_MAX_US : (long)w->idle_sleep_us;
+    struct timespec ts = {us / 1000000L, (us % 1000000L) * 1000L};
+    int r = ppoll(fds, (nfds_t)nfds, &ts, NULL);
+    WSTAT_ADD(w, NHAL_WS_SLEEPS, 1);
+    for (int k = 1; r > 0 && k < nfds; k++) {
+      if (fds[k].revents) {
+        WSTAT_ADD(w, NHAL_WS_IRQ_WAKEUPS, 1);
+        break;
+      }
+    }
+    uint64_t v;
+    if (r > 0 && (fds[0].revents & POLLIN) && read(w->wake_fd, &v, sizeof v) < 0) { /* drained */ }
+  }
+  for (int k = 0; k < narmed; k++) armed[k]->ops->rx_irq(armed[k], 0);
+}
+
 static void *worker_main(void *arg) {
   nhal_worker_t *w = arg;
   pthread_setname_np(pthread_self(), w->name);
@@ -104,14 +151,15 @@ static void *worker_main(void *arg) {
       continue;
     }
     WSTAT_ADD(w, NHAL_WS_IDLE_ROUNDS, 1);
-    if (w->paused || (w->idle_sleep_us && ++idle >= 1024)) {
-      struct timespec ts = {0, (long)(w->idle_sleep_us ? w->idle_sleep_us : 100) * 1000L};
-      nanosleep(&ts, NULL);
-      WSTAT_ADD(w, NHAL_WS_SLEEPS, 1);
-    }
+    if (w->paused || (w->idle_sleep_us && ++idle >= 1024)) idle_wait(w);
   }
   nhal_dpdk_thread_unregister();
   return NULL;
+}
+
+static void wake(nhal_worker_t *w) {
+  uint64_t one = 1;
+  if (write(w->wake_fd, &one, sizeof one) < 0) { /* EAGAIN: a wake-up is pending anyway */ }
 }
 
 static int send_and_wait(nhal_worker_t *w, uint32_t op, void *a, void *b) {
@@ -122,6 +170,7 @@ static int send_and_wait(nhal_worker_t *w, uint32_t op, void *a, void *b) {
     if (++spins > 40000) return -ETIMEDOUT;
     nanosleep(&ts, NULL);
   }
+  wake(w);
   spins = 0;
   /* Signed difference: seq numbers wrap. */
   while ((int32_t)(__atomic_load_n(&w->done_seq, __ATOMIC_ACQUIRE) - c.seq) < 0) {
@@ -143,6 +192,12 @@ int nhal_worker_create(nhal_worker_t **out, const nhal_worker_args_t *args) {
   w->idle_sleep_us = a.idle_sleep_us;
   w->cpu = args ? a.cpu : -1;
   strncpy(w->name, a.name ? a.name : "nhal-worker", sizeof w->name - 1);
+  w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wake_fd < 0) {
+    int e = errno;
+    free(w);
+    return -e;
+  }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   if (w->cpu >= 0) {
@@ -154,6 +209,7 @@ int nhal_worker_create(nhal_worker_t **out, const nhal_worker_args_t *args) {
   int r = pthread_create(&w->thread, &attr, worker_main, w);
   pthread_attr_destroy(&attr);
   if (r) {
+    close(w->wake_fd);
     free(w);
     return -r;
   }
@@ -167,8 +223,10 @@ void nhal_worker_destroy(nhal_worker_t *w) {
   if (w->started) {
     nhal_cmd_t c = {CMD_STOP, ++w->next_seq, NULL, NULL};
     while (nhal__cmd_push(&w->cmds, &c) < 0) sched_yield();
+    wake(w);
     pthread_join(w->thread, NULL);
   }
+  close(w->wake_fd);
   /* The thread is gone: its paths' ports are free again. */
   for (int k = 0; k < w->n_paths; k++) {
     nhal_port_t *ports[2] = {w->paths[k].src, w->paths[k].dst};

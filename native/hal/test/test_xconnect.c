@@ -5,8 +5,9 @@
  * packets of 60..9000 bytes (chained 2048-byte buffers), with a window so that the bridge
  * never finds a full ring, and every packet arrives in order and byte for byte. Then peer B
  * disconnects while A keeps sending: the worker counts link-down drops, nothing crashes, and
- * once B is back the traffic flows again with exact counts. Also: the command ring (pause,
- * resume, del), and a port cannot belong to two workers. */
+ * once B is back the traffic flows again with exact counts. An idle worker sleeps on the memif
+ * interrupts and single packets wake it. Also: the command ring (pause, resume, del), and a
+ * port cannot belong to two workers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,23 @@ int main(void) {
   }
   CHECK_EQ(sb.v[NHAL_ST_TX_PKTS], total - 500);
   printf("after reconnect: %u more packets, exact\n", 1000);
+
+  /* 3b. idle: the worker sleeps on the memif interrupts, armed only while it sleeps. Single
+   * packets sent after a quiet spell wake it (counted), and arrive. */
+  uint64_t wakeups0 = nhal_worker_stats(w)[NHAL_WS_IRQ_WAKEUPS];
+  for (int k = 0; k < 20; k++) {
+    for (int q = 0; q < 20; q++) nmif_loop_run(loop, 1);  /* ~20 ms quiet: the worker sleeps */
+    total += 1;
+    peer_send(&A, &B, 0, total, 0);
+    for (int it = 0; B.rx_seq < total; it++) {
+      CHECK(it < 5000);
+      peer_recv(&B, 0, 0);
+      usleep(100);
+    }
+  }
+  uint64_t wakeups = nhal_worker_stats(w)[NHAL_WS_IRQ_WAKEUPS] - wakeups0;
+  printf("idle: 20 single packets, %llu woke the worker by interrupt\n", (unsigned long long)wakeups);
+  CHECK(wakeups >= 15);
 
   /* 4. del path; teardown */
   CHECK_OK(nhal_worker_del_path(w, pA, pB));

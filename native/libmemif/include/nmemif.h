@@ -194,6 +194,11 @@ NMIF_EXTERN int nmif_set_rx_watch(nmif_if_t *iface, uint16_t qid, int watch);
 NMIF_EXTERN int nmif_rx_queue_fd(const nmif_if_t *iface, uint16_t qid);
 /* Reads (clears) the rx eventfd; for applications that wait on it themselves. */
 NMIF_EXTERN int nmif_rx_queue_ack(nmif_if_t *iface, uint16_t qid);
+/* For a data-path thread that polls and sleeps on nmif_rx_queue_fd() when idle (watch off):
+ * arm = 1 asks the peer to signal after its bursts (clears MASK_INT) and returns how many
+ * buffers are already waiting (sleep only on 0); arm = 0 masks again (polling). From the
+ * queue's data-path thread only; a reconnect restores the mode of nmif_set_rx_mode. */
+NMIF_EXTERN int nmif_rx_arm(nmif_if_t *iface, uint16_t qid, int arm);
 
 typedef struct nmif_details {
   uint32_t id;

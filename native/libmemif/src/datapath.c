@@ -50,7 +50,10 @@ static inline int desc_in_bounds(const struct nmif_if_s *i, const nmif_desc_t *d
 }
 
 static void signal_peer(struct nmif_if_s *i, nmif__queue_t *q) {
-  /* The receiver owns flags; MASK_INT set means it polls and wants no wake-ups. */
+  /* The receiver owns flags; MASK_INT set means it polls and wants no wake-ups. The fence
+   * orders our counter store before this load (a receiver arming its interrupt stores flags,
+   * fences, then re-reads our counter: one of the two sides sees the other). */
+  atomic_thread_fence(memory_order_seq_cst);
   if (nmif__read_once16(&q->ring->flags) & NMIF_RING_MASK_INT)
     return;
   int r = nmif__irq_write(q->irq_fd);
@@ -202,6 +205,26 @@ done:
   if (n)
     q->stats->bursts++;
   return n;
+}
+
+int nmif_rx_arm(nmif_if_t *i, uint16_t qid, int arm) {
+  if (!link_ok(i))
+    return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
+  if (qid >= nmif__num_rx(i))
+    return NMIF_ERANGE;
+  nmif__queue_t *q = nmif__rxq(i, qid);
+  if (!arm) {
+    nmif__write_once16(&q->ring->flags, NMIF_RING_MASK_INT);
+    return 0;
+  }
+  /* Unmask, then look again: whatever the peer published before it could see the unmasked
+   * flag is found here; anything after will be signalled (see signal_peer). */
+  nmif__write_once16(&q->ring->flags, 0);
+  atomic_thread_fence(memory_order_seq_cst);
+  uint16_t avail;
+  if (!rx_avail(i, q, &avail))
+    return NMIF_EPROTO;
+  return avail;
 }
 
 int nmif_rx_release(nmif_if_t *i, uint16_t qid, uint16_t count) {

@@ -2216,7 +2216,7 @@ static int fds_settle(const struct fdsnap *before, int timeout_ms) {
 }
 
 static int run_case(const struct tcase *c) {
-  struct side *s = our_side(c);
+  struct side *volatile s = our_side(c); /* volatile: used after a longjmp */
   cur_case = c;
   memset(&P, 0, sizeof(P));
   P.fd = -1;
