@@ -162,7 +162,7 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   }
   if (got > 0) m->tx_buf_size = m->txb[0].len;
 
-  const uint32_t avail = (uint32_t)got;
+  uint32_t avail = (uint32_t)got;
   uint32_t used = 0;
   uint16_t i = 0, sent, too_big = 0;
   if (b->n_segs == n) {  /* every packet is one segment */
@@ -170,7 +170,14 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
     i = (uint16_t)used;
   }
   for (; i < n && used < avail; i++) {
-    int k = copy_chained(b, i, &m->txb[used], avail - used);
+    int k;
+    /* Out of reserved buffers (the peer offered shorter ones than counted on): reserve more
+     * while the ring has them; the reservations extend the same run of slots. */
+    while ((k = copy_chained(b, i, &m->txb[used], avail - used)) == 0 && avail < NHAL_SEGS_MAX) {
+      int more = nmif_tx_alloc(m->iface, m->qid, &m->txb[avail], (uint16_t)(NHAL_SEGS_MAX - avail));
+      if (more <= 0) break;
+      avail += (uint32_t)more;
+    }
     if (k == 0) break;  /* ring full: this and the rest are dropped */
     if (k < 0) {        /* its buffers (lengths untouched) go to the next packet */
       too_big++;
