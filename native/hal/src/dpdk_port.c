@@ -391,8 +391,6 @@ static int dpdk_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   const uint16_t n = b->n_pkts;
   uint16_t k = 0, have = n;
   if (n == 0) return 0;
-  uint64_t bytes = 0;
-  for (uint16_t i = 0; i < n; i++) bytes += b->pkt_len[i];
   /* One head mbuf per packet in one pool call; if the pool cannot give them all, as many as
    * one at a time gives (the rest are no-mbuf drops). */
   if (rte_pktmbuf_alloc_bulk(d->mp, d->tx, n) != 0) {
@@ -403,19 +401,17 @@ static int dpdk_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   if (b->n_segs == n) k = i = copy_simple(b->segs, d->tx, have, d->data_room);
   for (; i < n && k < have; i++) {
     int why = fill_chain(d, d->tx[k], b, i);
-    if (why) {
-      drops[why]++;  /* the mbuf stays empty and takes the next packet */
-      bytes -= b->pkt_len[i];
-    } else {
-      k++;
-    }
+    if (why) drops[why]++;  /* the mbuf stays empty and takes the next packet */
+    else k++;
   }
-  for (uint16_t j = i; j < n; j++) bytes -= b->pkt_len[j];
   drops[NHAL_ST_DROP_NO_MBUF] += n - i;
-  if (k < have) rte_pktmbuf_free_bulk(&d->tx[k], have - k);
+  if (k < have) free_burst(&d->tx[k], have - k);
+  /* Counted before the send: once handed over, a sent mbuf may already be freed. */
+  uint64_t bytes = 0;
+  for (uint16_t j = 0; j < k; j++) bytes += d->tx[j]->pkt_len;
   uint16_t sent = k ? rte_eth_tx_burst(d->port_id, d->qid, d->tx, k) : 0;
   if (sent < k) {
-    for (uint16_t j = sent; j < k; j++) bytes -= d->tx[j]->pkt_len;
+    for (uint16_t j = sent; j < k; j++) bytes -= d->tx[j]->pkt_len;  /* still ours */
     free_burst(&d->tx[sent], k - sent);
     drops[NHAL_ST_DROP_TX_FULL] += k - sent;
   }
