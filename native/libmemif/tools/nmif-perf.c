@@ -19,6 +19,8 @@
 #include "nmemif.h"
 
 #define PERF_MAX_BURST 256
+#define PERF_STR_(x) #x
+#define PERF_STR(x) PERF_STR_(x)
 #define PERF_MAX_FRAME 9216
 #define PERF_MIN_FRAME 60
 #define PERF_HDR_LEN 56         /* Ethernet 14 + IPv4 20 + UDP 8 + magic 4 + queue 2 + seq 8 */
@@ -669,6 +671,11 @@ static int perf_rx_burst(struct perf *p, uint16_t qid, nmif_buf_t *bufs) {
   int n = nmif_rx_burst(p->iface, qid, bufs, p->o.burst);
   if (n == NMIF_ENOBUFS && p->o.burst < PERF_MAX_BURST)
     n = nmif_rx_burst(p->iface, qid, bufs, PERF_MAX_BURST);
+  if (n == NMIF_ENOBUFS) {
+    /* A legal chain we cannot hold: refuse it rather than leave it blocking the ring. */
+    nmif_if_disconnect(p->iface, "chain longer than " PERF_STR(PERF_MAX_BURST) " buffers");
+    return 0;
+  }
   return n;
 }
 
@@ -1058,6 +1065,13 @@ static int perf_run(struct perf *p) {
     if (p->phase == PHASE_RUN) {
       work = perf_work(p, now);
       if (work < 0) {
+        if (work == NMIF_EPROTO) {
+          /* The peer broke the protocol: the library is taking the link down with the
+           * reason, which on_disconnect reports. Let the loop run that teardown now rather
+           * than end the run (a server keeps serving the next peer). */
+          nmif_loop_run(p->loop, 10);
+          continue;
+        }
         if (work == NMIF_ENOTCONN || !p->connected) continue;  /* disconnect handled below */
         note("data path: %s", nmif_strerror(work));
         perf_end(p, "data path error");
