@@ -38,7 +38,11 @@ ${DEVARGS_HELP.map((l) => `                        ${l}`).join('\n')}
   --window N          ICMP: at most N requests without a reply in flight (default 512;
                       0: no limit, a flood that can overrun the peer's answers)
   --wait S            after the last frame, wait S seconds for replies (default 1)
-  --link-timeout S    give up if the link is not up within S seconds (default 10)
+  --link-timeout S    give up if the link is not up within S seconds, at the start and
+                      whenever it goes down during the run (default 10; the run resumes
+                      when it comes back, and --count counts frames actually sent)
+  --stall-timeout S   end the run when the peer takes no frame for S seconds while frames
+                      wait (it stopped reading; default 10, 0: never)
   --hold S            keep the link up S seconds after the summary (so a peer such as
                       testpmd can read its counters before the link drops; default 0)
   --max-loss N        exit with status 1 when more than N replies are missing (default 0)
@@ -47,7 +51,8 @@ ${DEVARGS_HELP.map((l) => `                        ${l}`).join('\n')}
   -h, --help          show this help
 
 Ends at --count or --duration, or on SIGINT/SIGTERM, with a summary.
-Exit status: 0 ok, 1 more than --max-loss lost, 2 usage or link error.`;
+Exit status: 0 ok, 1 more than --max-loss lost or the run cut short (peer stalled, link
+down for longer than --link-timeout), 2 usage or link error.`;
 }
 
 const OPTIONS = {
@@ -66,6 +71,7 @@ const OPTIONS = {
   wait: { type: 'string' },
   window: { type: 'string' },
   'link-timeout': { type: 'string' },
+  'stall-timeout': { type: 'string' },
   hold: { type: 'string' },
   'max-loss': { type: 'string' },
   pcap: { type: 'string' },
@@ -93,6 +99,7 @@ async function main(): Promise<number> {
   const window = num('window', v.window, 0, 65536) ?? 512;
   const replyWaitMs = seconds('wait', v.wait, 3600) ?? 1000;
   const linkMs = seconds('link-timeout', v['link-timeout'], 3600) ?? 10000;
+  const stallMs = seconds('stall-timeout', v['stall-timeout'], 3600) ?? 10000;
   const holdMs = seconds('hold', v.hold, 3600) ?? 0;
   const maxLoss = num('max-loss', v['max-loss'], 0, Number.MAX_SAFE_INTEGER) ?? 0;
   const json = v.json === true;
@@ -121,6 +128,8 @@ async function main(): Promise<number> {
       replyWaitMs,
       window,
       pcap,
+      stallTimeoutMs: stallMs,
+      linkTimeoutMs: linkMs,
     });
     if (dstMacArg === undefined) {
       const mac = await engine.resolve(dstIp, 3, 300, stop.signal);
@@ -129,8 +138,14 @@ async function main(): Promise<number> {
         note(`${v['dst-ip'] ?? '192.168.1.1'} is at ${formatMac(mac)}`);
       } else note(`no ARP reply for ${v['dst-ip'] ?? '192.168.1.1'}: sending to ff:ff:ff:ff:ff:ff (give --dst-mac to choose)`);
     }
-    const onDown = (reason: string) => note(`link down: ${reason}`);
+    let downAt = 0;
+    const onDown = (reason: string) => {
+      downAt = performance.now();
+      note(`link down: ${reason}`);
+    };
+    const onUp = () => note(`link up again after ${((performance.now() - downAt) / 1000).toFixed(1)} s: resuming`);
     link.iface.on('disconnect', onDown);
+    link.iface.on('connect', onUp);
     stop.signal.addEventListener('abort', () => link.iface.off('disconnect', onDown)); // our own close follows
     const status = new StatusLine(
       () =>
@@ -140,6 +155,9 @@ async function main(): Promise<number> {
     const r = await engine.run(stop.signal);
     status.stop();
     engine.detach();
+    link.iface.off('connect', onUp);
+    if (r.end_reason === 'stalled') note(`the peer took no frame for ${stallMs / 1000} s: ending the run`);
+    if (r.end_reason === 'link-down') note(`the link stayed down for ${linkMs / 1000} s: ending the run`);
     if (json) process.stdout.write(`${JSON.stringify({ ...r, max_loss: maxLoss, link: linkInfo(link) })}\n`);
     else process.stdout.write(summary(r, v['dst-ip'] ?? '192.168.1.1'));
     if (holdMs > 0 && !stop.signal.aborted) {
@@ -151,7 +169,8 @@ async function main(): Promise<number> {
         });
       });
     }
-    return proto === 'icmp' && r.lost > maxLoss ? 1 : 0;
+    const cutShort = r.end_reason === 'stalled' || r.end_reason === 'link-down';
+    return cutShort || (proto === 'icmp' && r.lost > maxLoss) ? 1 : 0;
   } finally {
     pcap?.close();
     link.iface.removeAllListeners('disconnect');
@@ -167,6 +186,7 @@ function linkInfo(link: ReturnType<typeof openLink>) {
 function summary(r: SenderResult, dst: string): string {
   const lines = [`--- ${dst} memif ${r.proto} statistics ---`];
   lines.push(`${r.sent} frames sent in ${r.duration_s.toFixed(2)} s: ${si(r.pps)} pps, ${r.mbps.toFixed(1)} Mbit/s (ring full ${r.ring_full} times)`);
+  if (r.link_downs > 0) lines.push(`link down ${r.link_downs} time(s), ${r.link_down_s.toFixed(2)} s in all`);
   if (r.proto === 'icmp') {
     const pct = r.sent ? ((100 * r.lost) / r.sent).toFixed(2) : '0.00';
     lines.push(`${r.replies} replies, ${r.lost} lost (${pct}%), ${r.bad_replies} bad, ${r.duplicates} duplicate`);

@@ -31,6 +31,16 @@ function isUserMistake(err: unknown): err is Error {
   return typeof code === 'string' && (code.startsWith('ERR_PARSE_ARGS') || ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(code));
 }
 
+/**
+ * Whether a data-path call failed because the link is down or the peer broke the protocol
+ * (the library then takes the link down and says why in 'disconnect'): the tools carry on and
+ * wait for the next link, they never die from what a peer does.
+ */
+export function isLinkDown(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_NMEMIF_NOT_CONNECTED' || code === 'ERR_NMEMIF_PROTOCOL';
+}
+
 /** Prints `err` the way the tools do and returns the exit code. */
 export function reportError(tool: string, err: unknown): number {
   if (isUserMistake(err)) {

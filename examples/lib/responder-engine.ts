@@ -8,6 +8,7 @@
  * (multi-buffer) requests are gathered and answered by copy in both roles.
  */
 import { PacketBatch, WORDS_PER_BUFFER, type MemifInterface } from '../../src';
+import { isLinkDown } from './errors';
 import type { PcapWriter } from './pcap';
 import { MAX_FRAME, answerInPlace, type Identity } from './packets';
 
@@ -67,20 +68,19 @@ export class ResponderEngine {
     for (const t of this.#retry) if (t) clearImmediate(t);
   }
 
-  #buffer(): Uint8Array {
-    return this.#pool.pop() ?? new Uint8Array(MAX_FRAME);
+  /** A buffer for a frame of `len` bytes (any legal frame: jumbo chains too). */
+  #buffer(len: number): Uint8Array {
+    const b = this.#pool.pop();
+    if (b !== undefined && b.length >= len) return b;
+    if (b !== undefined) this.#pool.push(b);
+    return new Uint8Array(Math.max(len, MAX_FRAME));
   }
 
   /** Sends waiting answers; true when none are left. */
   #flush(q: number): boolean {
     const list = this.#backlog[q];
     if (list.length === 0) return true;
-    let sent: number;
-    try {
-      sent = this.iface.send(q, list);
-    } catch {
-      return false;
-    }
+    const sent = this.iface.send(q, list);
     this.c.tx += sent;
     this.c.copied += sent;
     for (const f of list.splice(0, sent)) this.#pool.push(new Uint8Array(f.buffer));
@@ -104,16 +104,21 @@ export class ResponderEngine {
 
   #serve(q: number): void {
     if (q >= this.queues) return;
+    try {
+      this.#answer(q);
+    } catch (err) {
+      // The link went down, or the peer broke the protocol: the library takes the link down
+      // and 'disconnect' says why; answers not sent are counted as dropped there.
+      if (!isLinkDown(err)) throw err;
+    }
+  }
+
+  #answer(q: number): void {
     const zeroCopy = this.iface.role === 'slave';
     const b = this.#rx;
     for (;;) {
       if (!this.#flush(q)) return; // tx ring full: leave requests in the rx ring (backpressure)
-      let n: number;
-      try {
-        n = this.iface.rx(q, b);
-      } catch {
-        return; // link down: the 'disconnect' event tells the tool
-      }
+      const n = this.iface.rx(q, b);
       if (n === 0) return;
       const out = this.#out;
       let m = 0;
@@ -132,7 +137,7 @@ export class ResponderEngine {
             this.#outIdx[m++] = i;
           } else this.c.dropped++;
         } else {
-          const buf = this.#buffer();
+          const buf = this.#buffer(b.packetLength(i));
           const f = buf.subarray(0, b.copyPacket(i, buf));
           this.pcap?.write(f);
           const kind = answerInPlace(f, f.length, this.me);
@@ -159,7 +164,7 @@ export class ResponderEngine {
           this.c.tx_full++;
           for (let k = moved; k < m; k++) {
             const f = b.view(this.#outIdx[k]);
-            const buf = this.#buffer();
+            const buf = this.#buffer(f.length);
             buf.set(f);
             copies.push(buf.subarray(0, f.length));
           }

@@ -5,6 +5,7 @@
  * payload, IPv4 and ICMP checksums and the echoed payload verified) for loss and latency.
  */
 import { PacketBatch, type MemifInterface } from '../../src';
+import { isLinkDown } from './errors';
 import type { PcapWriter } from './pcap';
 import {
   ETH_HLEN,
@@ -46,7 +47,16 @@ export interface SenderOptions {
    */
   window?: number;
   pcap?: PcapWriter;
+  /** End the run when the peer takes no frame for this long while frames wait, ms (default
+   * 10000; 0: never). */
+  stallTimeoutMs?: number;
+  /** When the link goes down, wait this long for it to come back and resume, ms (default
+   * 10000; 0: end the run at the first link down). */
+  linkTimeoutMs?: number;
 }
+
+/** Why a run ended. */
+export type EndReason = 'count' | 'duration' | 'signal' | 'stalled' | 'link-down';
 
 export interface SenderResult {
   proto: Proto;
@@ -58,6 +68,10 @@ export interface SenderResult {
   duplicates: number;
   rx_other: number;
   ring_full: number;
+  /** Times the link went down during the run, and how long it stayed down in all. */
+  link_downs: number;
+  link_down_s: number;
+  end_reason: EndReason;
   duration_s: number;
   pps: number;
   mbps: number;
@@ -68,6 +82,9 @@ const SLOTS = 1 << 16;
 
 export class SenderEngine {
   readonly o: Required<Omit<SenderOptions, 'count' | 'durationMs' | 'pcap' | 'rate'>> & SenderOptions;
+  linkDowns = 0;
+  linkDownMs = 0;
+  endReason: EndReason = 'count';
   readonly iface: MemifInterface;
   sent = 0;
   bytes = 0;
@@ -102,7 +119,7 @@ export class SenderEngine {
 
   constructor(iface: MemifInterface, o: SenderOptions) {
     this.iface = iface;
-    this.o = { burst: 32, replyWaitMs: 1000, window: 512, ...o };
+    this.o = { burst: 32, replyWaitMs: 1000, window: 512, stallTimeoutMs: 10000, linkTimeoutMs: 10000, ...o };
     for (let q = 0; q < o.queues; q++) {
       this.#pending.push([]);
       this.#pendingSeq.push([]);
@@ -145,7 +162,11 @@ export class SenderEngine {
         });
         const req = buildArpRequest(this.o.addrs.srcMac, this.o.addrs.srcIp, ip);
         this.o.pcap?.write(req);
-        this.iface.send(0, req);
+        try {
+          this.iface.send(0, req);
+        } catch (err) {
+          if (!isLinkDown(err)) throw err;
+        }
         const mac = await answer;
         if (mac) return mac;
       }
@@ -156,31 +177,85 @@ export class SenderEngine {
     }
   }
 
-  /** Sends until the count, the duration or `signal`; then waits for outstanding replies. */
+  /**
+   * Sends until the count, the duration or `signal`; then waits for outstanding replies. A
+   * link that goes down pauses the run until it is back (at most linkTimeoutMs); a peer that
+   * takes nothing for stallTimeoutMs ends it.
+   */
   async run(signal?: AbortSignal): Promise<SenderResult> {
-    const { count, durationMs } = this.o;
+    const { count, durationMs, stallTimeoutMs } = this.o;
     const rate = this.o.rate ?? 0;
     this.startedAt = performance.now();
     const deadline = durationMs === undefined ? Infinity : this.startedAt + durationMs;
-    await new Promise<void>((resolve) => {
+    let stuckSince = 0;
+    let fullRounds = 0;
+    await new Promise<void>((resolve, reject) => {
+      const finish = (why: EndReason) => {
+        this.endReason = why;
+        resolve();
+      };
       const tick = () => {
-        if (signal?.aborted || !this.iface.connected) return resolve();
+        if (signal?.aborted) return finish('signal');
+        if (!this.iface.connected) {
+          this.#linkDown(signal).then((up) => (up ? tick() : finish(signal?.aborted ? 'signal' : 'link-down')), reject);
+          return;
+        }
         const now = performance.now();
-        if (now >= deadline) return resolve();
+        if (now >= deadline) return finish('duration');
         let budget = count === undefined ? Infinity : count - this.#nextSeq;
         if (rate > 0) budget = Math.min(budget, Math.floor(((now - this.startedAt) * rate) / 1000) + 1 - this.#nextSeq);
-        if (this.o.proto === 'icmp' && this.o.window > 0) budget = Math.min(budget, this.o.window - this.#inFlight(now));
-        this.#sendSome(budget);
-        if (count !== undefined && this.sent >= count) return resolve();
-        const idle = this.#pending.every((p) => p.length === 0) && budget <= 0;
-        if (idle && rate > 0) setTimeout(tick, Math.max(1, Math.min(50, 1000 / rate)));
+        if (this.o.proto === 'icmp' && this.o.window > 0) budget = Math.min(budget, this.o.window - this.#inFlight(now - this.o.replyWaitMs));
+        let taken = 0;
+        try {
+          taken = this.#sendSome(budget);
+        } catch (err) {
+          if (!isLinkDown(err)) return reject(err);
+          return void setTimeout(tick, 1); // the library is taking the link down
+        }
+        if (count !== undefined && this.sent >= count) return finish('count');
+        const waiting = this.#pending.some((p) => p.length > 0);
+        if (waiting && taken === 0) {
+          // The ring is full: the peer is not reading. Back off to a timer after a few
+          // rounds (no signal tells a sender that room came back), and give up after a while.
+          stuckSince ||= now;
+          if (stallTimeoutMs > 0 && now - stuckSince >= stallTimeoutMs) return finish('stalled');
+          fullRounds++;
+        } else {
+          stuckSince = 0;
+          fullRounds = 0;
+        }
+        if (fullRounds > 64) setTimeout(tick, 1);
+        else if (!waiting && budget <= 0 && rate > 0) setTimeout(tick, Math.max(1, Math.min(50, 1000 / rate)));
         else setImmediate(tick);
       };
       tick();
     });
     this.stoppedAt = performance.now();
-    if (this.o.proto === 'icmp' && !signal?.aborted) await this.#waitReplies(signal);
+    if (this.o.proto === 'icmp' && this.endReason !== 'signal') await this.#waitReplies(signal);
     return this.result();
+  }
+
+  /** The link went down: requests in flight are given up on, then wait for it to come back.
+   * Resolves true when it is up again. */
+  #linkDown(signal?: AbortSignal): Promise<boolean> {
+    this.#inFlight(Infinity);
+    if (this.o.linkTimeoutMs <= 0) return Promise.resolve(false);
+    this.linkDowns++;
+    const since = performance.now();
+    return new Promise((resolve) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer);
+        this.iface.off('connect', onUp);
+        signal?.removeEventListener('abort', onAbort);
+        this.linkDownMs += performance.now() - since;
+        resolve(up);
+      };
+      const onUp = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), this.o.linkTimeoutMs);
+      this.iface.on('connect', onUp);
+      signal?.addEventListener('abort', onAbort);
+    });
   }
 
   result(): SenderResult {
@@ -195,6 +270,9 @@ export class SenderEngine {
       duplicates: this.duplicates,
       rx_other: this.rxOther,
       ring_full: this.ringFull,
+      link_downs: this.linkDowns,
+      link_down_s: Math.round(this.linkDownMs) / 1000,
+      end_reason: this.endReason,
       duration_s: Math.round(this.stoppedAt - this.startedAt) / 1000,
       pps: Math.round(this.pps),
       mbps: Math.round(this.mbps * 10) / 10,
@@ -202,9 +280,8 @@ export class SenderEngine {
     };
   }
 
-  /** Requests sent and neither answered nor older than replyWaitMs. */
-  #inFlight(now: number): number {
-    const limit = now - this.o.replyWaitMs;
+  /** Requests sent and neither answered nor sent before `limit` (those are given up on). */
+  #inFlight(limit: number): number {
     while (this.#oldest < this.#nextSeq) {
       const i = this.#oldest & (SLOTS - 1);
       if (this.#sentSeq[i] !== this.#oldest) break; // built, not yet taken by the ring
@@ -228,8 +305,10 @@ export class SenderEngine {
     });
   }
 
-  #sendSome(budget: number): void {
+  /** Builds up to `budget` frames and hands what the rings take; returns how many they took. */
+  #sendSome(budget: number): number {
     const { queues, burst } = this.o;
+    let total = 0;
     for (let q = 0; q < queues; q++) {
       const pend = this.#pending[q];
       const seqs = this.#pendingSeq[q];
@@ -249,7 +328,9 @@ export class SenderEngine {
       if (taken < pend.length) this.ringFull++;
       pend.splice(0, taken);
       seqs.splice(0, taken);
+      total += taken;
     }
+    return total;
   }
 
   #build(seq: number, buf: Uint8Array): Uint8Array {
@@ -274,21 +355,28 @@ export class SenderEngine {
 
   #receive(q: number): void {
     if (q >= this.o.queues) return;
+    try {
+      this.#drain(q);
+    } catch (err) {
+      if (!isLinkDown(err)) throw err; // run() notices the link is down
+    }
+  }
+
+  #drain(q: number): void {
     const b = this.#rxBatch;
     for (;;) {
-      let n: number;
-      try {
-        n = this.iface.rx(q, b);
-      } catch {
-        return; // link went down; run() notices
-      }
+      const n = this.iface.rx(q, b);
       if (n === 0) return;
       const now = performance.now();
       for (let i = 0; i < n; ) {
         const end = b.packetEnd(i);
         let frame: Uint8Array;
         if (end === i + 1) frame = b.view(i);
-        else frame = this.#scratch.subarray(0, b.copyPacket(i, this.#scratch));
+        else {
+          const len = b.packetLength(i);
+          if (len > this.#scratch.length) this.#scratch = new Uint8Array(len); // any legal frame
+          frame = this.#scratch.subarray(0, b.copyPacket(i, this.#scratch));
+        }
         this.o.pcap?.write(frame);
         this.#inspect(frame, now);
         i = end;
