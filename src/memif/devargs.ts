@@ -116,7 +116,7 @@ export function parseDevargs(text = ''): MemifDevargs {
     }
     const key = part.slice(0, eq);
     const value = part.slice(eq + 1);
-    const def = KEYS[key];
+    const def = Object.hasOwn(KEYS, key) ? KEYS[key] : undefined;
     if (def === undefined) {
       throw new InvalidArgumentError(`--memif: unknown key "${key}"; accepted keys: ${Object.keys(KEYS).join(', ')}`);
     }

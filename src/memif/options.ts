@@ -117,7 +117,7 @@ function str(name: string, v: unknown, maxBytes: number): string {
 
 function checkKeys(what: string, opts: object, allowed: object): void {
   for (const k of Object.keys(opts)) {
-    if (!(k in allowed)) bad(`unknown ${what} option "${k}"; known options: ${Object.keys(allowed).join(', ')}`);
+    if (!Object.hasOwn(allowed, k)) bad(`unknown ${what} option "${k}"; known options: ${Object.keys(allowed).join(', ')}`);
   }
 }
 
@@ -158,7 +158,7 @@ export function resolveInterfaceOptions(opts: InterfaceOptions = {}): ResolvedIn
   int('id', o.id, 0, 0xffffffff);
   str('name', o.name, 31);
   str('secret', o.secret, 23);
-  if (!(o.mode in MODES)) bad(`mode must be one of ${Object.keys(MODES).join(', ')}, got ${JSON.stringify(o.mode)}`);
+  if (!Object.hasOwn(MODES, o.mode)) bad(`mode must be one of ${Object.keys(MODES).join(', ')}, got ${JSON.stringify(o.mode)}`);
   int('rxQueues', o.rxQueues, 1, 255);
   int('txQueues', o.txQueues, 1, 255);
   int('log2RingSize', o.log2RingSize, 1, 14, ' (ring of 2..16384 slots)');
