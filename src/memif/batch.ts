@@ -105,9 +105,10 @@ export class PacketBatch {
     this.words[k] = (this.words[k] & 0xffff) | (next ? FLAG_NEXT << 16 : 0);
   }
 
-  /** Index just past the packet (chain) that starts at buffer i. */
+  /** Index just past the packet (chain) that starts at buffer i; a chain still open at the
+   * last buffer described ends there. */
   packetEnd(i: number): number {
-    while (i < this.count && this.hasNext(i)) i++;
+    while (i < this.count - 1 && this.hasNext(i)) i++;
     return i + 1;
   }
 
