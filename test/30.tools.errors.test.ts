@@ -43,7 +43,7 @@ for (const tool of TOOLS) {
       t.is(r.code, 2, r.stderr);
       t.regex(r.stderr, role === 'client' ? /link not up after 1 s: no server answered on .*memif\.sock with id 0/ : /link not up after 1 s: no client connected to/);
       t.false(hasStackTrace(r.stderr), r.stderr);
-      t.true(performance.now() - start < 10_000);
+      t.true(performance.now() - start < 60_000, 'it gave up by itself');
     }
   });
 

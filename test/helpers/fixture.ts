@@ -18,7 +18,7 @@ export interface FixtureOptions {
   args?: string[];
   /** Node flags before the script, e.g. --expose-gc. */
   nodeArgs?: string[];
-  /** Killed (SIGKILL) after this long; default 8 s. */
+  /** Killed (SIGKILL) after this long; default 30 s. */
   timeoutMs?: number;
   /** Also killed (timedOut = true) `ms` after stdout first contains `marker`: for checks of
    * whether a program exits by itself that must not depend on how long it took to start. */
@@ -26,7 +26,7 @@ export interface FixtureOptions {
 }
 
 export function runFixture(name: string, options: FixtureOptions = {}): Promise<FixtureResult> {
-  const { args = [], nodeArgs = [], timeoutMs = 8000, killAfter } = options;
+  const { args = [], nodeArgs = [], timeoutMs = 30_000, killAfter } = options;
   const file = path.join(root, 'test', 'fixtures', name);
   const start = performance.now();
   return new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import type { ExecutionContext } from 'ava';
 import { MemifSocket } from '../../src/memif/socket';
 import type { MemifInterface } from '../../src/memif/interface';
 import type { InterfaceOptions } from '../../src/memif/options';
+import { bound } from './bounds';
 
 /** A fresh directory under the system temp dir, removed when the test ends. */
 export function tempDir(t: ExecutionContext, prefix = 'nmemif-test-'): string {
@@ -28,6 +29,7 @@ export function abstractName(tag = 't'): string {
 
 /** Resolves with `promise`, or rejects with `message` after `ms`. */
 export function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  ms = bound(ms);
   let timer: NodeJS.Timeout;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${message}`)), ms);
@@ -60,6 +62,7 @@ export async function connected(iface: MemifInterface, ms = 5000, what = `interf
 
 /** Waits until cond() holds, polling every few ms; rejects with `what` after `ms`. */
 export async function waitUntil(cond: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
+  ms = bound(ms);
   const end = performance.now() + ms;
   while (!cond()) {
     if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { bound } from './bounds';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -79,6 +80,7 @@ export class Peer {
 
   /** The next not yet consumed `event` line (optionally one that satisfies `pred`). */
   next(event: string, ms: number, pred: (e: PeerEvent) => boolean = () => true): Promise<PeerEvent> {
+    ms = bound(ms);
     return new Promise((resolve, reject) => {
       const check = () => {
         const from = this.#consumed.get(event) ?? 0;
@@ -124,6 +126,7 @@ export class Peer {
 
   /** Resolves with how it ended; rejects (after killing it) if it is still running after `ms`. */
   async exited(ms: number, what = 'to exit'): Promise<PeerExit> {
+    ms = bound(ms);
     let timer!: NodeJS.Timeout;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -28,6 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { bound } from './bounds';
 import { threadId } from 'node:worker_threads';
 import type { ExecutionContext } from 'ava';
 
@@ -107,6 +108,7 @@ export function memifSocketDevargs(socket: string): string {
 
 /** Waits until someone listens on `socket` (a path or '@name'), per /proc/net/unix. */
 export async function waitListening(socket: string, ms: number, who = 'the server'): Promise<void> {
+  ms = bound(ms);
   const end = performance.now() + ms;
   for (;;) {
     const lines = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1);
@@ -277,6 +279,7 @@ export class Testpmd {
 
   /** Waits for `what` in its output (a RegExp) or for a condition; fails early if it exits. */
   async waitFor(cond: RegExp | (() => boolean), ms: number, what: string): Promise<void> {
+    ms = bound(ms);
     const test = typeof cond === 'function' ? cond : () => cond.test(this.output);
     if (test()) return;
     await new Promise<void>((resolve, reject) => {

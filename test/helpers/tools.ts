@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { bound } from './bounds';
 
 export const BIN = path.join(__dirname, '..', '..', 'bin');
 
@@ -62,6 +63,7 @@ export class ToolProcess {
 
   /** Waits until `re` matches its stderr (or stdout with `stream`); fails early if it exits. */
   waitFor(re: RegExp, ms: number, stream: 'stderr' | 'stdout' = 'stderr'): Promise<void> {
+    ms = bound(ms);
     const test = () => re.test(stream === 'stderr' ? this.stderr : this.stdout);
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => {
