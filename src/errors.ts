@@ -154,6 +154,40 @@ export class ProtocolError extends NmemifError {
 }
 brand(ProtocolError, Symbol.for('nmemif.error.ProtocolError'));
 
+/** A bad bridge configuration value; `field` names it ("ports[1].memif", "--burst"). */
+export class BridgeConfigError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_BRIDGE_CONFIG';
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(`${field}: ${message}`, 'ERR_NMEMIF_BRIDGE_CONFIG', options);
+    this.name = 'BridgeConfigError';
+    this.field = field;
+  }
+}
+brand(BridgeConfigError, Symbol.for('nmemif.error.BridgeConfigError'));
+
+/** The bridge needs DPDK but this build has none, or DPDK's EAL or a device failed. */
+export class BridgeDpdkError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_BRIDGE_DPDK';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_BRIDGE_DPDK', options);
+    this.name = 'BridgeDpdkError';
+  }
+}
+brand(BridgeDpdkError, Symbol.for('nmemif.error.BridgeDpdkError'));
+
+/** A bridge control socket problem: a missing directory or a path that is not a socket
+ * (ERR_NMEMIF_BRIDGE_CONTROL), a bridge already listening (ERR_NMEMIF_BRIDGE_CONTROL_BUSY), a
+ * malformed request (ERR_NMEMIF_BRIDGE_REQUEST). */
+export class BridgeControlError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_BRIDGE_CONTROL' | 'ERR_NMEMIF_BRIDGE_CONTROL_BUSY' | 'ERR_NMEMIF_BRIDGE_REQUEST';
+  constructor(message: string, code: BridgeControlError['code'] = 'ERR_NMEMIF_BRIDGE_CONTROL', options?: ErrorOptions) {
+    super(message, code, options);
+    this.name = 'BridgeControlError';
+  }
+}
+brand(BridgeControlError, Symbol.for('nmemif.error.BridgeControlError'));
+
 /** Every `code` defined above, as a literal type. */
 export type NmemifErrorCode =
   | 'ERR_NMEMIF'
@@ -166,4 +200,7 @@ export type NmemifErrorCode =
   | SocketPathError['code']
   | DuplicateInterfaceError['code']
   | NotConnectedError['code']
-  | ProtocolError['code'];
+  | ProtocolError['code']
+  | BridgeConfigError['code']
+  | BridgeDpdkError['code']
+  | BridgeControlError['code'];

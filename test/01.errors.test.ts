@@ -2,6 +2,9 @@
 import test from 'ava';
 import {
   AlreadyRegisteredError,
+  BridgeConfigError,
+  BridgeControlError,
+  BridgeDpdkError,
   ClosedError,
   InvalidArgumentError,
   InvalidStateError,
@@ -52,4 +55,18 @@ test('instanceof works for errors made by another copy of the module (Symbol.for
   t.true(foreign instanceof NmemifError);
   t.true(foreign instanceof ClosedError);
   t.false(foreign instanceof InvalidStateError);
+});
+
+test('bridge errors live with the others: stable codes, brands, the field named', (t) => {
+  const cfg = new BridgeConfigError('ports[1].memif', 'bad role');
+  t.is(cfg.code, 'ERR_NMEMIF_BRIDGE_CONFIG');
+  t.is(cfg.field, 'ports[1].memif');
+  t.is(cfg.message, 'ports[1].memif: bad role');
+  t.true(cfg instanceof NmemifError && cfg instanceof BridgeConfigError);
+  t.false(cfg instanceof BridgeDpdkError);
+  t.is(new BridgeDpdkError('no DPDK').code, 'ERR_NMEMIF_BRIDGE_DPDK');
+  t.is(new BridgeControlError('no directory').code, 'ERR_NMEMIF_BRIDGE_CONTROL');
+  const busy = new BridgeControlError('already listening', 'ERR_NMEMIF_BRIDGE_CONTROL_BUSY');
+  t.is(busy.code, 'ERR_NMEMIF_BRIDGE_CONTROL_BUSY');
+  t.true(busy instanceof BridgeControlError);
 });

@@ -18,7 +18,7 @@ import { MemifSocket } from '../memif/socket';
 import type { MemifInterface } from '../memif/interface';
 import type { BridgeConfig, LinkConfig, PortConfig } from './config';
 import { buildEalArgs, devName } from './eal';
-import { BridgeConfigError, BridgeDpdkError } from './errors';
+import { BridgeConfigError, BridgeDpdkError, InvalidStateError } from '../errors';
 import { readCounters, sumCounters, WORKER_STATS, type PortCounters } from './stats';
 
 interface NativeHalPort {
@@ -141,7 +141,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /** Initialises EAL (if any DPDK port), opens every port and starts one worker per link. */
   async start(): Promise<void> {
-    if (this.#started) throw new Error('bridge already started');
+    if (this.#started) throw new InvalidStateError('start(): the bridge is already running');
     this.#started = true;
     const dpdkPorts = this.config.ports.filter((p) => p.kind === 'dpdk');
     if (dpdkPorts.length > 0) {
@@ -277,7 +277,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /** Adds a port and, optionally, links it to an existing unlinked port. */
   addPort(pc: PortConfig, linkTo?: string): void {
-    if (!this.started) throw new Error('bridge is not running');
+    if (!this.started) throw new InvalidStateError('addPort(): the bridge is not running; start() it first');
     if (pc.kind === 'dpdk' && !this.#eal) throw new BridgeDpdkError('EAL was not initialised at start (no DPDK port in the configuration)');
     const port = this.#openPort(pc);
     if (linkTo === undefined) return;

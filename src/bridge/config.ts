@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import { parseDevargs, type MemifDevargs } from '../memif/devargs';
-import { BridgeConfigError } from './errors';
+import { BridgeConfigError } from '../errors';
 
 export interface MemifPortConfig {
   name: string;

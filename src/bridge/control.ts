@@ -15,21 +15,13 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { NmemifError } from '../errors';
+import { BridgeControlError } from '../errors';
 import type { Bridge } from './bridge';
 import { parsePort } from './config';
 
 export const DEFAULT_CONTROL_PATH = '/run/nmemif/bridge.sock';
 /** Longest request line accepted (bytes). */
 const MAX_LINE = 64 * 1024;
-
-/** A control socket problem (missing directory, a bridge already listening, no bridge there). */
-export class BridgeControlError extends NmemifError {
-  constructor(message: string, code = 'ERR_NMEMIF_BRIDGE_CONTROL', options?: ErrorOptions) {
-    super(message, code, options);
-    this.name = 'BridgeControlError';
-  }
-}
 
 export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: { code: string; message: string } };
 

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { BridgeConfigError } from './errors';
+import { BridgeConfigError } from '../errors';
 import type { DpdkPortConfig } from './config';
 
 const FORBIDDEN = new Set(['-h', '--help']); // rte_eal_init exits the process on these
