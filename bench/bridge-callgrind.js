@@ -6,8 +6,7 @@
  *
  *   node bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]
  *
- * Wall-clock rates on this 2-vCPU machine swing by 10-30 % between runs; instruction counts do
- * not. Each forwarder runs under valgrind --tool=callgrind --separate-threads=yes while a
+ * Wall-clock rates on a small shared machine swing between runs; instruction counts do not. Each forwarder runs under valgrind --tool=callgrind --separate-threads=yes while a
  * native nmif-perf peer (slave, ring 1024, buffers 2048, burst 64) feeds or drains it for
  * --seconds; under valgrind the forwarder is by far the slower side, so it always has work.
  *   ours     build/bench/hal_forward: the same nhal worker, ports and gate as nmemif-bridge,

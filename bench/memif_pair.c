@@ -27,11 +27,9 @@
  *    copy: the API hands out buffers in place. --rx-work=copy also memcpy's the whole frame
  *    out (what copy-mode net_memif does into mbufs); --rx-work=none touches no frame byte.
  *
- * --burst defaults to 64. Measured here (callgrind, --single, 64 B): 177 / 172 / 170 / 168
- * instructions per packet at bursts 32 / 64 / 128 / 256, i.e. about 320 instructions of fixed
- * cost per tx+rx burst pair; in the pinned-thread mode 64 and 256 could not be told apart on
- * this 2-vCPU machine (paired runs, either way round, within its noise), and at 1500 B a
- * 64-frame burst keeps 128 KB of buffers in flight per burst instead of 512 KB (L2-sized).
+ * --burst defaults to 64: larger bursts save only the fixed cost per tx+rx burst pair (compare
+ * with --single under callgrind at different --burst), and at 1500 B a 64-frame burst keeps
+ * 128 KB of buffers in flight per burst instead of 512 KB (L2-sized).
  *
  * Prints one JSON line on stdout; usage and errors go to stderr (exit 2 usage, 1 runtime).
  */
