@@ -15,6 +15,11 @@ const scenarios = {
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
 };
+// The C benchmarks and peers (CMake option NMEMIF_DEV) and dist/ (the bridge bench runs the bin).
+for (const [what, args] of [['native build', [path.join(root, 'scripts', 'build-native.js'), '--dev']], ['dist build', ['scripts/build.js']]]) {
+  console.log(`=== ${what} ===`);
+  if (spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' }).status !== 0) process.exit(1);
+}
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
 for (const name of picked.length ? picked : Object.keys(scenarios)) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// The project's test command: C tests (ctest), the typecheck, the ava tests and, with
-// NMIF_TEST_SANITIZERS=1 (CI), the C tests again under ASan+UBSan. Ends with one line
-// "N passed, N failed[, N skipped]" and exits non-zero if anything failed.
+// The project's test command: builds what the tests run (the native tree with the C tests and
+// tools, CMake option NMEMIF_DEV; dist/, which the bin entries run), then the C tests (ctest),
+// the typecheck, the ava tests and, with NMIF_TEST_SANITIZERS=1 (CI), the C tests again under
+// ASan+UBSan. Ends with one line "N passed, N failed[, N skipped]" and exits non-zero if
+// anything failed.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -37,7 +39,7 @@ function countCtest(label, out) {
 function ctest(label, buildDir, extra = []) {
   if (!fs.existsSync(path.join(root, buildDir, 'CTestTestfile.cmake'))) {
     totals.failed++;
-    failures.push(`${label}: ${buildDir} is not built (run npm install first)`);
+    failures.push(`${label}: ${buildDir} is not built (npm run build:native)`);
     return;
   }
   const r = run('ctest', ['--test-dir', buildDir, '--output-on-failure', ...extra]);
@@ -78,6 +80,9 @@ function ava() {
   if (pass + fail === 0 || (r.status !== 0 && fail === 0)) { totals.failed++; failures.push('ava did not run cleanly'); }
 }
 
+// Incremental: both are quick when nothing changed, and no test runs a stale build.
+check('native build (NMEMIF_DEV)', process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--dev']);
+check('dist build', process.execPath, [path.join(root, 'scripts', 'build.js')]);
 ctest('ctest', 'build');
 if (process.env.NMIF_TEST_SANITIZERS === '1') sanitizers();
 if (fs.existsSync(path.join(root, 'src'))) check('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
