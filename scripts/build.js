@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// npm run build: compiles src/ and examples/ to CommonJS in dist/ (tsc, incremental), then writes
-// the ES module entries dist/esm/*.mjs. Those only re-export the CommonJS build, so a program
-// that mixes require() and import still gets ONE copy of the library (one engine per thread, one
-// set of exit handlers). Their names come from the emitted declarations: type-only exports are
+// npm run build: compiles src/ and examples/ to CommonJS in dist/ (tsc, incremental; outputs of
+// deleted sources are removed), then writes the ES module entries dist/esm/*.mjs. Those only
+// re-export the CommonJS build, so a program that mixes require() and import still gets ONE
+// copy of the library (one engine per thread, one set of exit handlers). Their names come from the emitted declarations: type-only exports are
 // left out, and the .d.mts beside each entry re-exports the same declarations.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -23,6 +23,18 @@ function compile() {
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
   const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+/** Removes what tsc emitted for sources that no longer exist (tsc never deletes outputs). */
+function removeOrphans() {
+  for (const top of ['src', 'examples']) {
+    const dir = path.join(dist, top);
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir, { recursive: true }).map(String)) {
+      const m = /^(.*)\.(js|d\.ts|d\.ts\.map)$/.exec(f);
+      if (m && !fs.existsSync(path.join(root, top, `${m[1]}.ts`))) fs.rmSync(path.join(dir, f));
+    }
+  }
 }
 
 /** The names a declaration file exports as values (what exists at run time). */
@@ -75,4 +87,5 @@ function writeEsmEntries() {
 }
 
 compile();
+removeOrphans();
 writeEsmEntries();

@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// The declarations use Node's types: load them even for consumers with `"types": []`.
 /** nmemif: memif for Node.js. */
 export * from './memif';
 export * from './errors';

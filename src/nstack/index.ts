@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// The declarations use Node's types: load them even for consumers with `"types": []`.
 /** The nStack event engine: EventPoll, virtual sources, event constants, logging. */
 export {
   EventPoll,
