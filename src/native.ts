@@ -3,7 +3,8 @@
  *
  * Search order: the `NMEMIF_NATIVE` environment variable (a path to a .node file), then
  * build/Release/nmemif.node relative to this file's folder, one and two levels up (so it
- * works from src/ under tsx and from dist/src/ after tsc).
+ * works from src/ under tsx and from dist/src/ after tsc). The addon is loaded on first use,
+ * not on import.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -234,15 +235,39 @@ function load(): { addon: NativeAddon; file: string } {
     }
   }
   throw new NativeLoadError(
-    `nmemif.node not found (looked at ${candidates.join(', ')}); build it with "npm run build:native"` +
-      ' or point NMEMIF_NATIVE at it',
+    `nmemif.node not found (looked at ${candidates.join(', ')}). nmemif's install script builds it: ` +
+      'run "npm rebuild nmemif" (it needs cmake and a C/C++ compiler; npm runs the script only if ' +
+      'dependency install scripts are allowed, see "npm install-scripts"), or set NMEMIF_NATIVE to a built nmemif.node',
   );
 }
 
-const loaded = load();
+let loaded: { addon: NativeAddon; file: string } | undefined;
 
-/** The addon, loaded once per thread on first import. */
-export const native: NativeAddon = loaded.addon;
-export const sys: NativeSys = native.sys;
+function addon(): NativeAddon {
+  loaded ??= load();
+  return loaded.addon;
+}
+
+/** An object that stands for `target()`'s result, calling it on first use: importing the
+ * library does not load the addon (it costs milliseconds at startup), using it does. */
+function onFirstUse<T extends object>(target: () => T): T {
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(target(), key),
+    has: (_, key) => Reflect.has(target(), key),
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(target(), key);
+      return d && { ...d, configurable: true };
+    },
+  });
+}
+
+/** The addon, loaded once per thread on first use. */
+export const native: NativeAddon = onFirstUse(addon);
+export const sys: NativeSys = onFirstUse(() => addon().sys);
+
 /** Absolute path of the loaded .node file (e.g. for a worker_thread that loads it directly). */
-export const nativeFile: string = loaded.file;
+export function nativeFile(): string {
+  addon();
+  return loaded!.file;
+}

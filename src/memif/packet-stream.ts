@@ -13,7 +13,7 @@
  * retries with a short backoff) unless `dropWhenFull` is set, which drops and counts instead.
  * A write pending when the link goes down fails with NotConnectedError.
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { InvalidArgumentError, NotConnectedError } from '../errors';
 import { PacketBatch } from './batch';
 import type { MemifInterface } from './interface';
@@ -139,6 +139,8 @@ export function createStream(iface: MemifInterface, queue: number, opts: StreamO
     else setTimeout(retry, next);
   };
 
+  // node:stream is loaded on first use: importing the library should not pay for it.
+  const { Duplex } = require('node:stream') as typeof import('node:stream');
   const stream = new Duplex({
     objectMode: true,
     readableHighWaterMark: hwm,
