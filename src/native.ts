@@ -9,6 +9,7 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { NativeLoadError } from './errors';
+import { logger, watchLogLevel, type LogLevel } from './nstack/log';
 
 /** `(status, revents)`: status is 0 or a negative errno; revents uses EPOLL* bits. */
 export type FdWatchCallback = (status: number, revents: number) => void;
@@ -206,7 +207,14 @@ export interface NativeWorkerQueue {
   close(): void;
 }
 
+/** The C core's logger (native/binding/core_log.h). */
+export interface NativeCoreLog {
+  /** -1 silent, 0 error, 1 warn, 2 info, 3 debug; process-wide. */
+  setLevel(level: number): void;
+}
+
 export interface NativeAddon {
+  readonly coreLog: NativeCoreLog;
   readonly FdWatch: FdWatchConstructor;
   readonly WorkerQueue: new (id: number) => NativeWorkerQueue;
   readonly MemifSocket: NativeMemifSocketConstructor;
@@ -241,10 +249,20 @@ function load(): { addon: NativeAddon; file: string } {
   );
 }
 
+/** The C core's level for each of ours ('trace' has no C counterpart: debug). */
+const CORE_LEVELS: Record<LogLevel, number> = { silent: -1, error: 0, warn: 1, info: 2, debug: 3, trace: 3 };
+
 let loaded: { addon: NativeAddon; file: string } | undefined;
 
 function addon(): NativeAddon {
-  loaded ??= load();
+  if (loaded === undefined) {
+    loaded = load();
+    const { coreLog } = loaded.addon;
+    watchLogLevel('memif', (level) => coreLog.setLevel(CORE_LEVELS[level]));
+    if (process.env.NMIF_LOG && require('node:worker_threads').isMainThread) {
+      logger('memif').warn('NMIF_LOG is not read in Node: NMEMIF_LOG=memif=<level> sets the C core\'s level');
+    }
+  }
   return loaded.addon;
 }
 

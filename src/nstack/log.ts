@@ -7,6 +7,10 @@
  *   NMEMIF_LOG=info,bridge=trace          a default plus exceptions
  * and can be changed at any time with setLogLevel(). A disabled level costs one call to an
  * empty function: callers that build expensive messages can test `log.enabled('debug')`.
+ *
+ * The C core follows the level of module 'memif' (process-wide: it is one C library). Its
+ * lines go to stderr in the same format, also from native threads, and never to setLogSink's
+ * sink. NMIF_LOG, the C library's own variable, is for plain C programs only.
  */
 import { format } from 'node:util';
 import { InvalidArgumentError } from '../errors';
@@ -36,6 +40,11 @@ let sink: LogSink = defaultSink;
 let defaultLevel: LogLevel = DEFAULT_LOG_LEVEL;
 const explicitLevels = new Map<string, LogLevel>();
 const loggers = new Map<string, Logger>();
+const watchers = new Map<string, Set<(level: LogLevel) => void>>();
+
+function notify(module: string): void {
+  for (const fn of watchers.get(module) ?? []) fn(getLogLevel(module));
+}
 
 type LogFn = (message: string, ...args: unknown[]) => void;
 const noop: LogFn = () => {};
@@ -104,14 +113,25 @@ export function setLogLevel(module: string, level: LogLevel): void {
     for (const log of loggers.values()) {
       if (!explicitLevels.has(log.module)) log.setLevel(level);
     }
+    for (const name of watchers.keys()) if (!explicitLevels.has(name)) notify(name);
     return;
   }
   explicitLevels.set(module, level);
   loggers.get(module)?.setLevel(level);
+  notify(module);
 }
 
 export function getLogLevel(module: string): LogLevel {
   return explicitLevels.get(module) ?? defaultLevel;
+}
+
+/** @internal Calls `fn` with the level of `module` now and on every change (the native
+ * addon uses it to set the C core's level). */
+export function watchLogLevel(module: string, fn: (level: LogLevel) => void): void {
+  let set = watchers.get(module);
+  if (set === undefined) watchers.set(module, (set = new Set()));
+  set.add(fn);
+  fn(getLogLevel(module));
 }
 
 /** Replaces where messages go; `null` restores stderr. */
