@@ -113,41 +113,73 @@ export interface NativeMemifSocketConstructor {
   ): NativeMemifSocket;
 }
 
+/** Counters of one queue (exported as `QueueStats`), written only by the queue's own thread. */
 export interface NativeQueueStats {
+  /** Packets received (rx) or sent (tx). */
   packets: number;
+  /** Their bytes. */
   bytes: number;
+  /** tx: calls that found no room for the next packet (a retry or a drop: the caller's choice). */
   ringFull: number;
+  /** Descriptors the peer corrupted (the link was taken down). */
   dropBadDesc: number;
+  /** tx: packets larger than a chain may be. */
   dropTooBig: number;
+  /** Burst calls that moved at least one buffer. */
   bursts: number;
+  /** Interrupts signalled to the peer. */
   irqSent: number;
+  /** Interrupts received from the peer. */
   irqReceived: number;
 }
 
+/** An interface as the C core sees it (the base of `InterfaceDetails`). */
 export interface NativeDetails {
+  /** The memif interface id. */
   id: number;
+  /** Our role. */
   role: 'master' | 'slave';
+  /** Whether the link is up. */
   connected: boolean;
+  /** The mode agreed with the peer (0 ethernet, 1 ip, 2 punt-inject). */
   mode: number;
+  /** log2 of the ring size in use. */
   log2RingSize: number;
+  /** Receive queues of the current connection (a master may get fewer than configured). */
   rxQueues: number;
+  /** Transmit queues of the current connection. */
   txQueues: number;
+  /** Buffer size in bytes. */
   bufferSize: number;
+  /** Sizes of the shared memory regions, in bytes. */
   regionSizes: number[];
+  /** Our interface name. */
   name: string;
+  /** The peer's interface name. */
   peerName: string;
+  /** The peer's application name. */
   peerAppName: string;
+  /** The socket path. */
   socketPath: string;
+  /** Why the link last went down ('' if it never did). */
   lastDisconnectReason: string;
 }
 
+/** One ring as the C core sees it (the base of `QueueDetails`). */
 export interface NativeRingDetails {
+  /** Producer index (free-running). */
   head: number;
+  /** Consumer index (free-running). */
   tail: number;
+  /** Ring flags (1: the receiver asks not to be interrupted). */
   flags: number;
+  /** Slots. */
   size: number;
+  /** The region holding the ring. */
   region: number;
+  /** The ring header's offset in that region. */
   offset: number;
+  /** The queue's interrupt eventfd (-1 if none). */
   irqFd: number;
 }
 

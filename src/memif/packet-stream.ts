@@ -18,11 +18,13 @@ import { InvalidArgumentError, NotConnectedError } from '../errors';
 import { PacketBatch } from './batch';
 import type { MemifInterface } from './interface';
 
+/** Options of {@link MemifInterface.packets}. */
 export interface PacketsOptions {
   /** Buffers per burst (default 64). */
   batchSize?: number;
 }
 
+/** Options of {@link MemifInterface.createStream}. */
 export interface StreamOptions extends PacketsOptions {
   /** Drop packets when the tx ring is full instead of waiting (default false). */
   dropWhenFull?: boolean;

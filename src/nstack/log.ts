@@ -17,8 +17,10 @@ import { InvalidArgumentError } from '../errors';
 
 /** Levels from quietest to noisiest. */
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+/** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
-type EmitLevel = Exclude<LogLevel, 'silent'>;
+/** A level a message can have (all but 'silent'). */
+export type EmitLevel = Exclude<LogLevel, 'silent'>;
 
 /** Level of modules not named in NMEMIF_LOG or setLogLevel(). */
 export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
@@ -46,17 +48,24 @@ function notify(module: string): void {
   for (const fn of watchers.get(module) ?? []) fn(getLogLevel(module));
 }
 
-type LogFn = (message: string, ...args: unknown[]) => void;
+/** Logs `message`, formatted with `args` as util.format() does. */
+export type LogFn = (message: string, ...args: unknown[]) => void;
 const noop: LogFn = () => {};
 
 /** A module's logger; get one with `logger('nstack')`. */
 export class Logger {
+  /** The module's name ('memif', 'nstack', 'bridge', ...). */
   readonly module: string;
   #level: LogLevel = 'silent';
+  /** Logs at level error (an empty function while disabled). */
   error: LogFn = noop;
+  /** Logs at level warn. */
   warn: LogFn = noop;
+  /** Logs at level info. */
   info: LogFn = noop;
+  /** Logs at level debug. */
   debug: LogFn = noop;
+  /** Logs at level trace. */
   trace: LogFn = noop;
 
   constructor(module: string) {
@@ -64,10 +73,12 @@ export class Logger {
     this.setLevel(explicitLevels.get(module) ?? defaultLevel);
   }
 
+  /** The module's current level. */
   get level(): LogLevel {
     return this.#level;
   }
 
+  /** Whether messages of `level` are written (to skip building expensive ones). */
   enabled(level: EmitLevel): boolean {
     return rank(level) <= rank(this.#level);
   }
@@ -121,6 +132,7 @@ export function setLogLevel(module: string, level: LogLevel): void {
   notify(module);
 }
 
+/** The level of `module` (its own, or the default). */
 export function getLogLevel(module: string): LogLevel {
   return explicitLevels.get(module) ?? defaultLevel;
 }
@@ -144,8 +156,11 @@ export function setLogSink(fn: LogSink | null): void {
  * reported in `errors` and otherwise ignored (a typo in an env var must not stop a program).
  */
 export function parseLogSpec(spec: string): {
+  /** The level given without a module name, if any. */
   defaultLevel?: LogLevel;
+  /** Levels by module. */
   modules: Map<string, LogLevel>;
+  /** Entries that could not be read. */
   errors: string[];
 } {
   const modules = new Map<string, LogLevel>();
