@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The project's test command: builds what the tests run (the native tree with the C tests and
 // tools, CMake option NMEMIF_DEV; dist/, which the bin entries run), then the C tests (ctest),
-// the typecheck, the ava tests, the package as a consumer installs it (test/package/run.js)
+// the typecheck, the API reference (typedoc), the ava tests, the package as a consumer installs it (test/package/run.js)
 // and, with NMIF_TEST_SANITIZERS=1 (CI), the C tests again under ASan+UBSan. Ends with one line
 // "N passed, N failed[, N skipped]" and exits non-zero if anything failed.
 'use strict';
@@ -90,6 +90,8 @@ check('dist build', process.execPath, [path.join(root, 'scripts', 'build.js')]);
 ctest('ctest', 'build');
 if (process.env.NMIF_TEST_SANITIZERS === '1') sanitizers();
 if (fs.existsSync(path.join(root, 'src'))) check('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
+// The API reference: every public class, method, event and error code documented (warnings fail).
+check('docs (typedoc, warnings are errors)', process.execPath, [path.join(root, 'node_modules/typedoc/bin/typedoc'), '--emit', 'none']);
 ava();
 // The packed package in an empty project: CommonJS, ESM and TypeScript consumers, publint, attw.
 tap('package', run(process.execPath, [path.join(root, 'test', 'package', 'run.js')]));
