@@ -142,7 +142,7 @@ try {
       const compiled = typescript();
       if (compiled) {
         runProgram('CommonJS', 'cjs.cjs', (g) => g.sameLibrary === true && g.requireHook.length === 0);
-        runProgram('ES module, named imports', 'esm.mjs', (g) => g.subpaths.join() === 'function,function');
+        runProgram('ES module, named imports (every CommonJS export)', 'esm.mjs', (g) => g.subpaths.join() === 'function,function' && g.missing.length === 0);
         runProgram('TypeScript', 'ts.mjs', (g) => g.code === 'ERR_NMEMIF_SOCKET_DIR_MISSING');
       } else {
         report(false, 'consumer programs (they need the compiled helper; see the tsc failure above)');
