@@ -62,7 +62,7 @@ const lastJson = (text) => JSON.parse(text.trim().split('\n').pop() || 'null');
 function pack() {
   const r = sh('npm', ['pack', '--json', '--pack-destination', work], root, 300_000);
   if (!report(r.ok, 'npm pack (prepare builds dist/ first)', r.ok ? '' : r.out)) return null;
-  const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0];
+  const info = JSON.parse(r.stdout.slice(r.stdout.search(/^\[$/m)))[0]; // after any output of prepare
   const files = info.files.map((f) => f.path);
   const stray = files.filter((f) => /^(test|bench|\.ci|examples)\//.test(f) || f.endsWith('.tsbuildinfo'));
   report(stray.length === 0, 'the tarball holds no tests, benchmarks, CI files or build state', stray.join('\n'));
