@@ -64,7 +64,7 @@ function pack() {
   if (!report(r.ok, 'npm pack (prepare builds dist/ first)', r.ok ? '' : r.out)) return null;
   const info = JSON.parse(r.stdout.slice(r.stdout.search(/^\[$/m)))[0]; // after any output of prepare
   const files = info.files.map((f) => f.path);
-  const stray = files.filter((f) => /^(test|bench|\.ci|examples)\//.test(f) || f.endsWith('.tsbuildinfo'));
+  const stray = files.filter((f) => /^(test|bench|\.ci|examples|dist\/\.tsc)\//.test(f) || f.endsWith('.tsbuildinfo'));
   report(stray.length === 0, 'the tarball holds no tests, benchmarks, CI files or build state', stray.join('\n'));
   process.stdout.write(`# tarball ${info.filename}: ${(info.size / 1024).toFixed(0)} kB packed, ${(info.unpackedSize / 1024).toFixed(0)} kB unpacked, ${info.entryCount} files\n`);
   return path.join(work, info.filename);
