@@ -2,9 +2,8 @@
  * Finds and loads the native addon, nmemif.node, and types what it exports.
  *
  * Search order: the `NMEMIF_NATIVE` environment variable (a path to a .node file), then
- * build/Release/nmemif.node relative to this file's folder, one and two levels up (so it
- * works from src/ under tsx and from dist/src/ after tsc). The addon is loaded on first use,
- * not on import.
+ * build/Release/nmemif.node one level above this file's folder (src/ under tsx, dist/ in the
+ * package's bundle). The addon is loaded on first use, not on import.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -261,7 +260,7 @@ const ADDON_FILE = path.join('build', 'Release', 'nmemif.node');
 export function nativeCandidates(): string[] {
   const fromEnv = process.env.NMEMIF_NATIVE;
   if (fromEnv) return [path.resolve(fromEnv)];
-  return [path.resolve(__dirname, '..', ADDON_FILE), path.resolve(__dirname, '..', '..', ADDON_FILE)];
+  return [path.resolve(__dirname, '..', ADDON_FILE)];
 }
 
 function load(): { addon: NativeAddon; file: string } {
