@@ -138,7 +138,7 @@ async function measure(side, dir, size, o) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   for (const [what, ok] of [['valgrind', have('valgrind')], ['dpdk-testpmd', have('dpdk-testpmd')], [HAL, fs.existsSync(HAL)], [PERF, fs.existsSync(PERF)]]) {
-    if (!ok) fail(`${what} not found (hal_forward is built when DPDK is found: npm run build)`);
+    if (!ok) fail(`${what} not found (hal_forward is built when DPDK is found: npm run build:native)`);
   }
   const rows = [];
   for (const size of o.sizes) {

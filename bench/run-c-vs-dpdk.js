@@ -283,7 +283,7 @@ function main() {
   const o = parseArgs(process.argv.slice(2));
   const bin = path.join(o.buildDir, 'bench', 'memif_pair');
   if (!fs.existsSync(bin))
-    fail(`${bin} not found: build it first (npm run build:native, or cmake -S . -B build && ` +
+    fail(`${bin} not found: build it first (npm run build:native, or cmake -S . -B build -DNMEMIF_DEV=ON && ` +
       'cmake --build build --target memif_pair)', 1);
   const tpp = path.join(__dirname, 'testpmd_pair.sh');
   if (o.dpdk && !which('dpdk-testpmd')) {

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('./run-tool')('nmemif-bridge', 'bridge.ts');
+require('./run-tool')('nmemif-bridge', 'src/bridge/cli.js');

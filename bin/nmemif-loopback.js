@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('./run-tool')('nmemif-loopback', 'loopback.ts');
+require('./run-tool')('nmemif-loopback', 'examples/loopback.js');

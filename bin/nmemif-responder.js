@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('./run-tool')('nmemif-responder', 'responder.ts');
+require('./run-tool')('nmemif-responder', 'examples/responder.js');

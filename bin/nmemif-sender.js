@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('./run-tool')('nmemif-sender', 'sender.ts');
+require('./run-tool')('nmemif-sender', 'examples/sender.js');

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The project's test command: C tests (ctest), the typecheck, the ava tests and, with
-// NMIF_TEST_SANITIZERS=1 (CI), the C tests again under ASan+UBSan. Ends with one line
+// The project's test command: builds what the tests run (the native tree with the C tests and
+// tools, CMake option NMEMIF_DEV; dist/, which the bin entries run), then the C tests (ctest),
+// the typecheck, the API reference (typedoc), the ava tests, the package as a consumer installs it (test/package/run.js)
+// and, with NMIF_TEST_SANITIZERS=1 (CI), the C tests again under ASan+UBSan. Ends with one line
 // "N passed, N failed[, N skipped]" and exits non-zero if anything failed.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -37,7 +39,7 @@ function countCtest(label, out) {
 function ctest(label, buildDir, extra = []) {
   if (!fs.existsSync(path.join(root, buildDir, 'CTestTestfile.cmake'))) {
     totals.failed++;
-    failures.push(`${label}: ${buildDir} is not built (run npm install first)`);
+    failures.push(`${label}: ${buildDir} is not built (npm run build:native)`);
     return;
   }
   const r = run('ctest', ['--test-dir', buildDir, '--output-on-failure', ...extra]);
@@ -63,25 +65,36 @@ function sanitizers() {
   ctest('asan+ubsan', dir, ['-R', '^c_']);
 }
 
+// Counts a TAP run ("# pass N", "# fail N", "# skip N").
+function tap(label, r) {
+  const out = r.stdout || '';
+  const num = (k) => Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(out) || [])[1] || 0);
+  const pass = num('pass'), fail = num('fail'), skip = num('skip');
+  totals.passed += pass; totals.failed += fail; totals.skipped += skip;
+  if (fail) failures.push(`${label}: ${fail} failed`);
+  if (pass + fail === 0 || (r.status !== 0 && fail === 0)) { totals.failed++; failures.push(`${label} did not run cleanly`); }
+}
+
 function ava() {
   const files = fs.existsSync(path.join(root, 'test'))
     ? fs.readdirSync(path.join(root, 'test'), { recursive: true }).filter((f) => String(f).endsWith('.test.ts'))
     : [];
   if (files.length === 0) { process.stdout.write('\n(no ava test files yet)\n'); return; }
-  const r = run(process.execPath, [path.join(root, 'node_modules/ava/entrypoints/cli.mjs'), '--tap'],
-    { env: { ...process.env, CI: 'true' } });
-  const out = r.stdout || '';
-  const num = (k) => Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(out) || [])[1] || 0);
-  const pass = num('pass'), fail = num('fail'), skip = num('skip');
-  totals.passed += pass; totals.failed += fail; totals.skipped += skip;
-  if (fail) failures.push(`ava: ${fail} failed`);
-  if (pass + fail === 0 || (r.status !== 0 && fail === 0)) { totals.failed++; failures.push('ava did not run cleanly'); }
+  tap('ava', run(process.execPath, [path.join(root, 'node_modules/ava/entrypoints/cli.mjs'), '--tap'],
+    { env: { ...process.env, CI: 'true' } }));
 }
 
+// Incremental: both are quick when nothing changed, and no test runs a stale build.
+check('native build (NMEMIF_DEV)', process.execPath, [path.join(root, 'scripts', 'build-native.js'), '--dev']);
+check('dist build', process.execPath, [path.join(root, 'scripts', 'build.js')]);
 ctest('ctest', 'build');
 if (process.env.NMIF_TEST_SANITIZERS === '1') sanitizers();
 if (fs.existsSync(path.join(root, 'src'))) check('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
+// The API reference: every public class, method, event and error code documented (warnings fail).
+check('docs (typedoc, warnings are errors)', process.execPath, [path.join(root, 'node_modules/typedoc/bin/typedoc'), '--emit', 'none']);
 ava();
+// The packed package in an empty project: CommonJS, ESM and TypeScript consumers, publint, attw.
+tap('package', run(process.execPath, [path.join(root, 'test', 'package', 'run.js')]));
 
 if (failures.length) process.stdout.write(`\nFailures:\n  ${failures.join('\n  ')}\n`);
 const skipped = totals.skipped ? `, ${totals.skipped} skipped` : '';

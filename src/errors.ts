@@ -13,6 +13,7 @@ const kNmemifError = Symbol.for('nmemif.error');
 
 /** Base class: `code` is a stable string starting with `ERR_NMEMIF_`. */
 export class NmemifError extends Error {
+  /** Stable across versions: match errors by it. Each subclass narrows it to its own codes. */
   readonly code: string;
 
   constructor(message: string, code = 'ERR_NMEMIF', options?: ErrorOptions) {
@@ -21,10 +22,12 @@ export class NmemifError extends Error {
     this.code = code;
   }
 
+  /** @internal `instanceof` by brand, so it works across copies of the library. */
   static [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kNmemifError] === true;
   }
 
+  /** @internal the brand `instanceof` checks. */
   get [kNmemifError](): boolean {
     return true;
   }
@@ -41,6 +44,7 @@ function brand(cls: { prototype: object }, key: symbol): void {
 
 /** An argument has the wrong type or an out-of-range value. */
 export class InvalidArgumentError extends NmemifError {
+  /** Always `'ERR_NMEMIF_INVALID_ARG'`. */
   declare readonly code: 'ERR_NMEMIF_INVALID_ARG';
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_INVALID_ARG', options);
@@ -51,6 +55,7 @@ brand(InvalidArgumentError, Symbol.for('nmemif.error.InvalidArgumentError'));
 
 /** The call is valid, but not in the object's current state. */
 export class InvalidStateError extends NmemifError {
+  /** Always `'ERR_NMEMIF_INVALID_STATE'`. */
   declare readonly code: 'ERR_NMEMIF_INVALID_STATE';
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_INVALID_STATE', options);
@@ -61,6 +66,7 @@ brand(InvalidStateError, Symbol.for('nmemif.error.InvalidStateError'));
 
 /** The object was closed; pending operations reject with this too. */
 export class ClosedError extends NmemifError {
+  /** Always `'ERR_NMEMIF_CLOSED'`. */
   declare readonly code: 'ERR_NMEMIF_CLOSED';
   constructor(message = 'closed', options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_CLOSED', options);
@@ -71,6 +77,7 @@ brand(ClosedError, Symbol.for('nmemif.error.ClosedError'));
 
 /** Adding something that is already registered (epoll_ctl's EEXIST). */
 export class AlreadyRegisteredError extends NmemifError {
+  /** Always `'ERR_NMEMIF_ALREADY_REGISTERED'`. */
   declare readonly code: 'ERR_NMEMIF_ALREADY_REGISTERED';
   /** The errno a kernel call would have failed with. */
   readonly errno = 'EEXIST';
@@ -83,6 +90,7 @@ brand(AlreadyRegisteredError, Symbol.for('nmemif.error.AlreadyRegisteredError'))
 
 /** Modifying or removing something that is not registered (epoll_ctl's ENOENT). */
 export class NotRegisteredError extends NmemifError {
+  /** Always `'ERR_NMEMIF_NOT_REGISTERED'`. */
   declare readonly code: 'ERR_NMEMIF_NOT_REGISTERED';
   /** The errno a kernel call would have failed with. */
   readonly errno = 'ENOENT';
@@ -95,6 +103,7 @@ brand(NotRegisteredError, Symbol.for('nmemif.error.NotRegisteredError'));
 
 /** The native addon (nmemif.node) could not be found or loaded. */
 export class NativeLoadError extends NmemifError {
+  /** Always `'ERR_NMEMIF_NATIVE_LOAD'`. */
   declare readonly code: 'ERR_NMEMIF_NATIVE_LOAD';
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_NATIVE_LOAD', options);
@@ -105,12 +114,19 @@ brand(NativeLoadError, Symbol.for('nmemif.error.NativeLoadError'));
 
 /** A memif socket cannot be used at its path (missing directory, live listener, not a socket, ...). */
 export class SocketPathError extends NmemifError {
+  /**
+   * `'ERR_NMEMIF_SOCKET_DIR_MISSING'` (the socket's directory does not exist),
+   * `'ERR_NMEMIF_ADDRESS_IN_USE'` (a live listener owns the path), `'ERR_NMEMIF_NOT_A_SOCKET'`
+   * (a file that is not a socket is in the way), `'ERR_NMEMIF_PATH_TOO_LONG'` (longer than
+   * sockaddr_un allows), `'ERR_NMEMIF_ACCESS_DENIED'` (no permission on the path).
+   */
   declare readonly code:
     | 'ERR_NMEMIF_SOCKET_DIR_MISSING'
     | 'ERR_NMEMIF_ADDRESS_IN_USE'
     | 'ERR_NMEMIF_NOT_A_SOCKET'
     | 'ERR_NMEMIF_PATH_TOO_LONG'
     | 'ERR_NMEMIF_ACCESS_DENIED';
+  /** The socket path that failed. */
   readonly path: string;
   constructor(message: string, code: SocketPathError['code'], path: string, options?: ErrorOptions) {
     super(message, code, options);
@@ -122,6 +138,7 @@ brand(SocketPathError, Symbol.for('nmemif.error.SocketPathError'));
 
 /** An interface with the same id and role already exists on the socket. */
 export class DuplicateInterfaceError extends NmemifError {
+  /** Always `'ERR_NMEMIF_DUPLICATE_INTERFACE'`. */
   declare readonly code: 'ERR_NMEMIF_DUPLICATE_INTERFACE';
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_DUPLICATE_INTERFACE', options);
@@ -133,7 +150,9 @@ brand(DuplicateInterfaceError, Symbol.for('nmemif.error.DuplicateInterfaceError'
 /** The interface's link is down (a burst on a disconnected interface, or an operation the
  * disconnect interrupted). `reason` is the peer's or our own description, when known. */
 export class NotConnectedError extends NmemifError {
+  /** Always `'ERR_NMEMIF_NOT_CONNECTED'`. */
   declare readonly code: 'ERR_NMEMIF_NOT_CONNECTED';
+  /** Why the link is down: the peer's DISCONNECT string or ours ('' when unknown). */
   readonly reason: string;
   constructor(message: string, reason = '', options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_NOT_CONNECTED', options);
@@ -146,6 +165,7 @@ brand(NotConnectedError, Symbol.for('nmemif.error.NotConnectedError'));
 /** The peer broke the memif protocol (bad descriptor, counter out of range...); the link is
  * being torn down with a DISCONNECT that says why. */
 export class ProtocolError extends NmemifError {
+  /** Always `'ERR_NMEMIF_PROTOCOL'`. */
   declare readonly code: 'ERR_NMEMIF_PROTOCOL';
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_PROTOCOL', options);
@@ -157,6 +177,7 @@ brand(ProtocolError, Symbol.for('nmemif.error.ProtocolError'));
 /** A bad bridge configuration value; `field` names it ("ports[1].memif", "--burst"). */
 export class BridgeConfigError extends NmemifError {
   declare readonly code: 'ERR_NMEMIF_BRIDGE_CONFIG';
+  /** The configuration field at fault. */
   readonly field: string;
   constructor(field: string, message: string, options?: ErrorOptions) {
     super(`${field}: ${message}`, 'ERR_NMEMIF_BRIDGE_CONFIG', options);

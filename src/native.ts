@@ -2,12 +2,13 @@
  * Finds and loads the native addon, nmemif.node, and types what it exports.
  *
  * Search order: the `NMEMIF_NATIVE` environment variable (a path to a .node file), then
- * build/Release/nmemif.node relative to this file's folder, one and two levels up (so it
- * works from src/ under tsx and from dist/src/ after tsc).
+ * build/Release/nmemif.node one level above this file's folder (src/ under tsx, dist/ in the
+ * package's bundle). The addon is loaded on first use, not on import.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { NativeLoadError } from './errors';
+import { logger, watchLogLevel, type LogLevel } from './nstack/log';
 
 /** `(status, revents)`: status is 0 or a negative errno; revents uses EPOLL* bits. */
 export type FdWatchCallback = (status: number, revents: number) => void;
@@ -111,41 +112,73 @@ export interface NativeMemifSocketConstructor {
   ): NativeMemifSocket;
 }
 
+/** Counters of one queue (exported as `QueueStats`), written only by the queue's own thread. */
 export interface NativeQueueStats {
+  /** Packets received (rx) or sent (tx). */
   packets: number;
+  /** Their bytes. */
   bytes: number;
+  /** tx: calls that found no room for the next packet (a retry or a drop: the caller's choice). */
   ringFull: number;
+  /** Descriptors the peer corrupted (the link was taken down). */
   dropBadDesc: number;
+  /** tx: packets larger than a chain may be. */
   dropTooBig: number;
+  /** Burst calls that moved at least one buffer. */
   bursts: number;
+  /** Interrupts signalled to the peer. */
   irqSent: number;
+  /** Interrupts received from the peer. */
   irqReceived: number;
 }
 
+/** An interface as the C core sees it (the base of `InterfaceDetails`). */
 export interface NativeDetails {
+  /** The memif interface id. */
   id: number;
+  /** Our role. */
   role: 'master' | 'slave';
+  /** Whether the link is up. */
   connected: boolean;
+  /** The mode agreed with the peer (0 ethernet, 1 ip, 2 punt-inject). */
   mode: number;
+  /** log2 of the ring size in use. */
   log2RingSize: number;
+  /** Receive queues of the current connection (a master may get fewer than configured). */
   rxQueues: number;
+  /** Transmit queues of the current connection. */
   txQueues: number;
+  /** Buffer size in bytes. */
   bufferSize: number;
+  /** Sizes of the shared memory regions, in bytes. */
   regionSizes: number[];
+  /** Our interface name. */
   name: string;
+  /** The peer's interface name. */
   peerName: string;
+  /** The peer's application name. */
   peerAppName: string;
+  /** The socket path. */
   socketPath: string;
+  /** Why the link last went down ('' if it never did). */
   lastDisconnectReason: string;
 }
 
+/** One ring as the C core sees it (the base of `QueueDetails`). */
 export interface NativeRingDetails {
+  /** Producer index (free-running). */
   head: number;
+  /** Consumer index (free-running). */
   tail: number;
+  /** Ring flags (1: the receiver asks not to be interrupted). */
   flags: number;
+  /** Slots. */
   size: number;
+  /** The region holding the ring. */
   region: number;
+  /** The ring header's offset in that region. */
   offset: number;
+  /** The queue's interrupt eventfd (-1 if none). */
   irqFd: number;
 }
 
@@ -205,7 +238,14 @@ export interface NativeWorkerQueue {
   close(): void;
 }
 
+/** The C core's logger (native/binding/core_log.h). */
+export interface NativeCoreLog {
+  /** -1 silent, 0 error, 1 warn, 2 info, 3 debug; process-wide. */
+  setLevel(level: number): void;
+}
+
 export interface NativeAddon {
+  readonly coreLog: NativeCoreLog;
   readonly FdWatch: FdWatchConstructor;
   readonly WorkerQueue: new (id: number) => NativeWorkerQueue;
   readonly MemifSocket: NativeMemifSocketConstructor;
@@ -220,7 +260,7 @@ const ADDON_FILE = path.join('build', 'Release', 'nmemif.node');
 export function nativeCandidates(): string[] {
   const fromEnv = process.env.NMEMIF_NATIVE;
   if (fromEnv) return [path.resolve(fromEnv)];
-  return [path.resolve(__dirname, '..', ADDON_FILE), path.resolve(__dirname, '..', '..', ADDON_FILE)];
+  return [path.resolve(__dirname, '..', ADDON_FILE)];
 }
 
 function load(): { addon: NativeAddon; file: string } {
@@ -234,15 +274,49 @@ function load(): { addon: NativeAddon; file: string } {
     }
   }
   throw new NativeLoadError(
-    `nmemif.node not found (looked at ${candidates.join(', ')}); build it with "npm run build:native"` +
-      ' or point NMEMIF_NATIVE at it',
+    `nmemif.node not found (looked at ${candidates.join(', ')}). nmemif's install script builds it: ` +
+      'run "npm rebuild nmemif" (it needs cmake and a C/C++ compiler; npm runs the script only if ' +
+      'dependency install scripts are allowed, see "npm install-scripts"), or set NMEMIF_NATIVE to a built nmemif.node',
   );
 }
 
-const loaded = load();
+/** The C core's level for each of ours ('trace' has no C counterpart: debug). */
+const CORE_LEVELS: Record<LogLevel, number> = { silent: -1, error: 0, warn: 1, info: 2, debug: 3, trace: 3 };
 
-/** The addon, loaded once per thread on first import. */
-export const native: NativeAddon = loaded.addon;
-export const sys: NativeSys = native.sys;
+let loaded: { addon: NativeAddon; file: string } | undefined;
+
+function addon(): NativeAddon {
+  if (loaded === undefined) {
+    loaded = load();
+    const { coreLog } = loaded.addon;
+    watchLogLevel('memif', (level) => coreLog.setLevel(CORE_LEVELS[level]));
+    if (process.env.NMIF_LOG && require('node:worker_threads').isMainThread) {
+      logger('memif').warn('NMIF_LOG is not read in Node: NMEMIF_LOG=memif=<level> sets the C core\'s level');
+    }
+  }
+  return loaded.addon;
+}
+
+/** An object that stands for `target()`'s result, calling it on first use: importing the
+ * library does not load the addon (it costs milliseconds at startup), using it does. */
+function onFirstUse<T extends object>(target: () => T): T {
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(target(), key),
+    has: (_, key) => Reflect.has(target(), key),
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(target(), key);
+      return d && { ...d, configurable: true };
+    },
+  });
+}
+
+/** The addon, loaded once per thread on first use. */
+export const native: NativeAddon = onFirstUse(addon);
+export const sys: NativeSys = onFirstUse(() => addon().sys);
+
 /** Absolute path of the loaded .node file (e.g. for a worker_thread that loads it directly). */
-export const nativeFile: string = loaded.file;
+export function nativeFile(): string {
+  addon();
+  return loaded!.file;
+}

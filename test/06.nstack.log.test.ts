@@ -99,3 +99,55 @@ test('NMEMIF_LOG sets the levels at start-up; the default sink writes to stderr'
   t.regex(r.stderr, /nmemif:bridge INFO bridge info/);
   t.notRegex(r.stderr, /nstack warn/);
 });
+
+/** Runs `script` (CommonJS, from the repo root) under tsx with NMEMIF_LOG / NMIF_LOG set. */
+function runWithLogEnv(script: string, env: Record<string, string>): { status: number | null; stderr: string; stdout: string } {
+  const clean = { ...process.env };
+  delete clean.NMEMIF_LOG;
+  delete clean.NMIF_LOG;
+  return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: path.resolve(__dirname, '..'),
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+// A master on a socket in a missing directory: the C core logs why at debug level, synchronously.
+const C_DEBUG_LINE = /^\S+Z nmemif:memif DEBUG socket directory of \/nonexistent-nmemif-(\w+)\/m\.sock: No such file or directory$/gm;
+const TRY_MASTER = `
+  const { MemifSocket, setLogLevel } = require('./src/index.ts');
+  const tryMaster = (dir) => {
+    const s = new MemifSocket('/nonexistent-nmemif-' + dir + '/m.sock');
+    try { s.createInterface({ role: 'master' }); } catch (e) { if (e.code !== 'ERR_NMEMIF_SOCKET_DIR_MISSING') throw e; }
+    s.close();
+  };
+`;
+
+function cDebugDirs(stderr: string): string[] {
+  return [...stderr.matchAll(C_DEBUG_LINE)].map((m) => m[1]);
+}
+
+test('the C core follows the level of module memif (NMEMIF_LOG, then setLogLevel), in the same line format', (t) => {
+  const script = `${TRY_MASTER}
+    tryMaster('first');
+    setLogLevel('memif', 'warn');
+    tryMaster('quiet');
+    setLogLevel('*', 'debug'); // memif was set explicitly: '*' does not change it
+    tryMaster('star');
+    setLogLevel('memif', 'debug');
+    tryMaster('again');
+  `;
+  const r = runWithLogEnv(script, { NMEMIF_LOG: 'memif=debug' });
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(cDebugDirs(r.stderr), ['first', 'again'], r.stderr);
+});
+
+test('by default the C core is quiet below warn; NMIF_LOG is not read in Node and says what to use', (t) => {
+  const r = runWithLogEnv(`${TRY_MASTER} tryMaster('default'); require('./src/index.ts').setLogLevel('*', 'debug'); tryMaster('star');`, {
+    NMIF_LOG: 'debug',
+  });
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(cDebugDirs(r.stderr), ['star'], r.stderr);
+  t.regex(r.stderr, /nmemif:memif WARN NMIF_LOG is not read in Node: NMEMIF_LOG=memif=<level> sets the C core's level/);
+});

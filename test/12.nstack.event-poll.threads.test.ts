@@ -36,7 +36,7 @@ function writer(fd: number, times: number, delayMs: number): Promise<unknown> {
     const { sys } = require(w.nativeFile);
     setTimeout(() => { for (let i = 0; i < w.times; i++) sys.eventfdWrite(w.fd, 1); }, w.delayMs);
   `;
-  const worker = new Worker(code, { eval: true, workerData: { nativeFile, fd, times, delayMs } });
+  const worker = new Worker(code, { eval: true, workerData: { nativeFile: nativeFile(), fd, times, delayMs } });
   return once(worker, 'exit');
 }
 

@@ -3,6 +3,7 @@
 // Each JS class lives in its own file and is registered here.
 #include <napi.h>
 
+#include "core_log.h"
 #include "fd_watch.h"
 #include "hal_dpdk.h"
 #include "hal_port.h"
@@ -26,6 +27,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("HalPort", HalPort::Define(env), napi_enumerable),
                              InstanceValue("HalWorker", HalWorker::Define(env), napi_enumerable),
                              InstanceValue("dpdk", hal_dpdk::Define(env), napi_enumerable),
+                             InstanceValue("coreLog", core_log::Define(env), napi_enumerable),
                          });
   }
 };

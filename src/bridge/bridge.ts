@@ -64,19 +64,43 @@ export interface QueueView {
   words: BigUint64Array;
 }
 
+/** One port of {@link Bridge.ports}. */
 export interface PortStatus {
+  /** The port's name. */
   name: string;
+  /** memif or DPDK. */
   kind: 'memif' | 'dpdk';
+  /** Its devargs, as configured. */
   devargs: string;
+  /** Whether its link is up. */
   up: boolean;
+  /** memif: role, id, socket, peer names, last disconnect reason; DPDK: port id, link, NIC counters. */
   detail: Record<string, unknown>;
+  /** Counters summed over its queues. */
   counters: PortCounters;
-  queues: { queue: number; counters: PortCounters }[];
+  /** Counters per queue. */
+  queues: {
+    /** The queue's index. */
+    queue: number;
+    /** Its counters. */
+    counters: PortCounters;
+  }[];
 }
 
+/** Events of a {@link Bridge}, as `name: [listener arguments]`. */
 export interface BridgeEvents {
+  /** A port's link went up or down (`reason`: why it went down). */
   link: [port: string, up: boolean, reason: string];
+  /** A failure outside any call (a port that cannot come back, ...). */
   error: [err: Error];
+}
+
+/** What {@link Bridge.stats} returns. */
+export interface BridgeStats {
+  /** Counters per port, summed over its queues. */
+  ports: Record<string, PortCounters>;
+  /** Counters per link worker ("a<->b"): rounds, idle rounds, sleeps, commands, ... */
+  workers: Record<string, Record<string, number>>;
 }
 
 class Port {
@@ -121,7 +145,12 @@ class Link {
   constructor(readonly a: Port, readonly b: Port) {}
 }
 
+/**
+ * Cross-connects memif links and DPDK ports on native worker threads, one per link; this
+ * thread only configures, watches links and reads counters. Events: {@link BridgeEvents}.
+ */
 export class Bridge extends EventEmitter<BridgeEvents> {
+  /** The configuration it was created with (ports added later are not in it). */
   readonly config: BridgeConfig;
   #ports = new Map<string, Port>();
   #links: Link[] = [];
@@ -135,6 +164,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.config = config;
   }
 
+  /** Whether start() ran and stop() did not. */
   get started(): boolean {
     return this.#started && !this.#stopped;
   }
@@ -324,10 +354,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   pause(): void {
     for (const l of this.#links) l.worker?.pause();
   }
+  /** Resumes the workers pause() stopped. */
   resume(): void {
     for (const l of this.#links) if (!l.held) l.worker?.resume();
   }
 
+  /** Every port: link state, details, counters. */
   ports(): PortStatus[] {
     const out: PortStatus[] = [];
     for (const p of this.#ports.values()) {
@@ -356,7 +388,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 
   /** Counters per port (summed over queues) and per worker. */
-  stats(): { ports: Record<string, PortCounters>; workers: Record<string, Record<string, number>> } {
+  stats(): BridgeStats {
     const ports: Record<string, PortCounters> = {};
     for (const p of this.#ports.values()) ports[p.name] = p.counters();
     const workers: Record<string, Record<string, number>> = {};

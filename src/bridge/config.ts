@@ -17,41 +17,63 @@ import * as fs from 'node:fs';
 import { parseDevargs, type MemifDevargs } from '../memif/devargs';
 import { BridgeConfigError } from '../errors';
 
+/** A memif port of {@link BridgeConfig.ports}. */
 export interface MemifPortConfig {
+  /** The port's name, unique in the bridge. */
   name: string;
+  /** Always 'memif'. */
   kind: 'memif';
+  /** net_memif devargs ("role=server,socket=/run/m0.sock,id=0"). */
   devargs: string;
+  /** The devargs, parsed. */
   parsed: MemifDevargs;
 }
 
+/** A DPDK port of {@link BridgeConfig.ports}. */
 export interface DpdkPortConfig {
+  /** The port's name, unique in the bridge. */
   name: string;
+  /** Always 'dpdk'. */
   kind: 'dpdk';
   /** vdev devargs ("net_pcap0,rx_pcap=in.pcap") or a PCI address ("0000:03:00.0[,args]"). */
   devargs: string;
+  /** Queue pairs (one per link worker). */
   queues: number;
+  /** Size of the port's mbuf pool. */
   mbufs: number;
 }
 
+/** A port: memif or DPDK. */
 export type PortConfig = MemifPortConfig | DpdkPortConfig;
 
+/** A cross-connect of {@link BridgeConfig.links}: frames go both ways between ports a and b. */
 export interface LinkConfig {
+  /** One port's name. */
   a: string;
+  /** The other port's name. */
   b: string;
   /** Pin the link's worker thread to this CPU (as a DPDK lcore is); null lets it float. */
   cpu: number | null;
 }
 
+/** A validated bridge configuration (from {@link parseConfig}, {@link loadConfigFile} or {@link configFromFlags}). */
 export interface BridgeConfig {
+  /** Extra EAL arguments (added to the defaults of {@link buildEalArgs}). */
   eal: string[];
+  /** Packets per burst, 1 to 256. */
   burst: number;
+  /** How long an idle worker sleeps when an input cannot signal, microseconds. */
   idleSleepUs: number;
+  /** The control socket path, or null for none. */
   control: string | null;
+  /** The ports. */
   ports: PortConfig[];
+  /** The cross-connects between them. */
   links: LinkConfig[];
 }
 
-export const bridgeDefaults = Object.freeze({ burst: 64, idleSleepUs: 50, control: null as string | null });
+/** Values of the optional top-level keys. */
+export const bridgeDefaults: Readonly<Pick<BridgeConfig, 'burst' | 'idleSleepUs' | 'control'>> = Object.freeze({ burst: 64, idleSleepUs: 50, control: null });
 
 const TOP_KEYS = ['eal', 'burst', 'idleSleepUs', 'control', 'ports', 'links'];
 const PORT_KEYS = ['name', 'memif', 'dpdk', 'queues', 'mbufs'];
@@ -190,6 +212,7 @@ export function parseConfig(raw: unknown): BridgeConfig {
   };
 }
 
+/** Reads and validates a JSON configuration file (errors: {@link BridgeConfigError} naming the field). */
 export function loadConfigFile(file: string): BridgeConfig {
   let text: string;
   try {

@@ -19,11 +19,30 @@ import { BridgeControlError } from '../errors';
 import type { Bridge } from './bridge';
 import { parsePort } from './config';
 
+/** Where the bridge's control socket is unless configured otherwise. */
 export const DEFAULT_CONTROL_PATH = '/run/nmemif/bridge.sock';
 /** Longest request line accepted (bytes). */
 const MAX_LINE = 64 * 1024;
 
-export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: { code: string; message: string } };
+/** One reply line of the control socket: the result, or the error with its stable code. */
+export type ControlReply =
+  | {
+      /** The request succeeded. */
+      ok: true;
+      /** The result's fields ("ports", "workers", "port", "name"). */
+      [k: string]: unknown;
+    }
+  | {
+      /** The request failed. */
+      ok: false;
+      /** Why. */
+      error: {
+        /** A stable code (ERR_NMEMIF_...). */
+        code: string;
+        /** What went wrong, for people. */
+        message: string;
+      };
+    };
 
 function errorReply(err: unknown): ControlReply {
   const e = err as { code?: unknown; message?: unknown };
@@ -84,7 +103,9 @@ function probe(file: string, ms = 500): Promise<boolean> {
   });
 }
 
+/** The bridge's Unix control socket, serving JSON lines (show, stats, add, del). */
 export class ControlServer {
+  /** The socket path. */
   readonly path: string;
   #server: net.Server;
   #clients = new Set<net.Socket>();

@@ -28,11 +28,17 @@ export function isPci(devargs: string): boolean {
   return !devargs.startsWith('net_');
 }
 
+/** What {@link buildEalArgs} returns. */
 export interface EalArgs {
+  /** The full argument vector for rte_eal_init. */
   args: string[];
+  /** The unique --file-prefix chosen (DPDK's run-time files live under it). */
   filePrefix: string;
 }
 
+/** EAL arguments for the bridge: no hugepages by default, never pinning Node's thread, the DPDK
+ * ports as vdevs or allowed PCI devices, then the user's own (some are refused: they would
+ * make EAL exit the process). */
 export function buildEalArgs(user: string[], ports: DpdkPortConfig[]): EalArgs {
   user.forEach((a, k) => {
     if (FORBIDDEN.has(a)) throw new BridgeConfigError(`eal[${k}]`, `${a} would make EAL exit the process`);

@@ -16,9 +16,12 @@ export const PORT_STATS = [
   'downPolls',
 ] as const;
 
+/** One of {@link PORT_STATS}. */
 export type PortStatName = (typeof PORT_STATS)[number];
+/** A port's (or queue's) counters by name. */
 export type PortCounters = Record<PortStatName, number>;
 
+/** Reads the counters of one port queue from the words its worker writes. */
 export function readCounters(words: BigUint64Array): PortCounters {
   const out = {} as PortCounters;
   for (let k = 0; k < PORT_STATS.length; k++) out[PORT_STATS[k]] = Number(words[k]);

@@ -14,6 +14,7 @@
  */
 import { InvalidArgumentError } from '../errors';
 
+/** u32 words per buffer descriptor in {@link PacketBatch.words} (the C nmif_buf_t layout). */
 export const WORDS_PER_BUFFER = 6;
 const W_LEN = 2;
 const W_OFFSET = 3;
@@ -21,6 +22,12 @@ const W_REGION_FLAGS = 4;
 const W_SLOT_QUEUE = 5;
 const FLAG_NEXT = 1;
 
+/**
+ * A reusable array of buffer descriptors that burst calls ({@link MemifInterface.rx},
+ * {@link MemifInterface.alloc}, ...) fill in one native call, with zero-copy access to the bytes:
+ * {@link PacketBatch.view} is a Uint8Array over the shared memory itself. Allocate one per
+ * queue and reuse it: the hot path then allocates nothing.
+ */
 export class PacketBatch {
   /** How many buffers the batch holds. */
   readonly capacity: number;
@@ -48,18 +55,22 @@ export class PacketBatch {
     }
   }
 
+  /** Length in bytes of buffer i (after alloc(): its capacity). */
   len(i: number): number {
     return this.words[i * WORDS_PER_BUFFER + W_LEN];
   }
 
+  /** Offset of buffer i in its region. */
   offset(i: number): number {
     return this.words[i * WORDS_PER_BUFFER + W_OFFSET];
   }
 
+  /** Index of the region buffer i lives in. */
   region(i: number): number {
     return this.words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] & 0xffff;
   }
 
+  /** Whether buffer i continues in buffer i + 1 (a chained packet). */
   hasNext(i: number): boolean {
     return ((this.words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] >>> 16) & FLAG_NEXT) !== 0;
   }
@@ -69,6 +80,7 @@ export class PacketBatch {
     return this.words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] & 0xffff;
   }
 
+  /** The queue buffer i came from. */
   queue(i: number): number {
     return this.words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] >>> 16;
   }

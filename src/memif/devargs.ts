@@ -12,11 +12,22 @@
 import { InvalidArgumentError } from '../errors';
 import { DEFAULT_SOCKET_PATH, type InterfaceOptions, type Mode, type Role } from './options';
 
+/** What {@link parseDevargs} returns. */
 export interface MemifDevargs {
-  /** For `new MemifSocket(...)`: the path, '@name' when abstract. */
-  socket: { path: string };
-  /** For `socket.createInterface(...)`. */
-  interface: InterfaceOptions & { role: Role; id: number; mode: Mode };
+  /** For `new MemifSocket(...)`. */
+  socket: {
+    /** The socket path, '@name' when abstract. */
+    path: string;
+  };
+  /** For `socket.createInterface(...)`: the options given, and these always. */
+  interface: InterfaceOptions & {
+    /** `role=` (default 'slave'). */
+    role: Role;
+    /** `id=` (default 0). */
+    id: number;
+    /** `mode=` (default 'ethernet'). */
+    mode: Mode;
+  };
   /** `mac=` as lowercase xx:xx:xx:xx:xx:xx, or undefined when not given. */
   mac: string | undefined;
 }

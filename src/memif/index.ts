@@ -1,6 +1,7 @@
 /** The TypeScript memif API. */
 export { MemifSocket } from './socket';
-export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type QueueDetails } from './interface';
+export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type InterfaceStats, type QueueDetails } from './interface';
+export type { NativeQueueStats as QueueStats } from '../native';
 export { PacketBatch, WORDS_PER_BUFFER } from './batch';
 export { closeAllSockets } from './cleanup';
 export { type PacketsOptions, type StreamOptions } from './packet-stream';
@@ -9,6 +10,8 @@ export {
   interfaceDefaults,
   socketDefaults,
   type InterfaceOptions,
+  type ResolvedInterfaceOptions,
+  type ResolvedSocketOptions,
   type Mode,
   type Role,
   type RoleName,

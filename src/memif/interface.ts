@@ -29,11 +29,17 @@ import type { MemifSocket } from './socket';
 
 const log = logger('memif');
 
+/** Events of a {@link MemifInterface}, as `name: [listener arguments]`. */
 export interface InterfaceEvents {
+  /** The link is up: the handshake completed and the shared memory is mapped. */
   connect: [];
+  /** The link went down; `reason` is the peer's DISCONNECT string or ours. A slave reconnects by itself. */
   disconnect: [reason: string];
+  /** Packets may be waiting on `queue` (interrupt, or each loop turn while polled): call rx(). */
   rx: [queue: number];
+  /** A failure outside any call of yours (e.g. the peer broke the protocol: a {@link ProtocolError}). */
   error: [err: Error];
+  /** The interface was closed (by close(), or with its socket). */
   close: [];
 }
 
@@ -45,26 +51,50 @@ const RX_POLLING = 1;
 /** Adaptive: consecutive empty polls before going back to interrupts. */
 const ADAPTIVE_IDLE_POLLS = 2;
 
+/** One ring of {@link InterfaceDetails.rings}. */
 export interface QueueDetails extends NativeRingDetails {
+  /** The queue's index. */
   queue: number;
+  /** Whether it is a receive or a transmit ring. */
   direction: 'rx' | 'tx';
 }
 
+/** What {@link MemifInterface.stats} returns. */
+export interface InterfaceStats {
+  /** Receive queues, by index. */
+  rx: NativeQueueStats[];
+  /** Transmit queues, by index. */
+  tx: NativeQueueStats[];
+}
+
+/** What {@link MemifInterface.details} returns. */
 export interface InterfaceDetails extends Omit<NativeDetails, 'mode'> {
+  /** The {@link Mode} agreed with the peer. */
   mode: string;
+  /** Every ring of the current connection (none while the link is down). */
   rings: QueueDetails[];
 }
 
-/** @internal called by the socket when the C library reports a link event. */
+/** @hidden called by the socket when the C library reports a link event. */
 export function linkEvent(iface: MemifInterface, kind: number, qid: number, reason: string): void {
   iface[kLinkEvent](kind, qid, reason);
 }
 const kLinkEvent = Symbol('linkEvent');
 
+/**
+ * One memif interface (either role) on a {@link MemifSocket}, from
+ * {@link MemifSocket.createInterface}. Its data path is batched and zero-copy: one native call
+ * per burst fills a {@link PacketBatch} whose views are the shared memory itself. Events:
+ * {@link InterfaceEvents}.
+ */
 export class MemifInterface extends EventEmitter<InterfaceEvents> {
+  /** The socket the interface lives on. */
   readonly socket: MemifSocket;
+  /** The options in effect, defaults applied. */
   readonly options: ResolvedInterfaceOptions;
+  /** 'master' or 'slave'. */
   readonly role: Role;
+  /** The memif interface id. */
   readonly id: number;
   #native: NativeMemifInterface | null;
   readonly #handle: number;
@@ -116,10 +146,12 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#handle;
   }
 
+  /** Whether the link is up. */
   get connected(): boolean {
     return this.#connected;
   }
 
+  /** Whether the interface was closed. */
   get closed(): boolean {
     return this.#native === null;
   }
@@ -251,6 +283,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     if (this.#connected) this.#applyRxMode(queue);
   }
 
+  /** The rx mode of `queue`. */
   rxMode(queue: number): RxMode {
     return this.#rxModes[queue];
   }
@@ -269,8 +302,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return { ...d, mode, rings };
   }
 
-  /** Per-queue counters (packets, bytes, drops by reason, interrupts). */
-  stats(): { rx: NativeQueueStats[]; tx: NativeQueueStats[] } {
+  /** Per-queue counters (packets, bytes, drops by reason, interrupts), one entry per queue. */
+  stats(): InterfaceStats {
     return this.#live('stats').stats();
   }
 
@@ -303,6 +336,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  /** @internal link events from the socket (see linkEvent()). */
   [kLinkEvent](kind: number, qid: number, reason: string): void {
     if (kind === EV_CONNECT) {
       this.#connected = true;

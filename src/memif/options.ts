@@ -5,9 +5,12 @@
  */
 import { InvalidArgumentError } from '../errors';
 
+/** memif's roles: the master (server) listens and maps the slave's memory; the slave
+ * (client) connects, allocates the shared memory and reconnects by itself. */
 export type Role = 'master' | 'slave';
 /** DPDK's names for the roles are accepted too. */
 export type RoleName = Role | 'server' | 'client';
+/** What the frames carry, as agreed in the handshake (most peers use 'ethernet'). */
 export type Mode = 'ethernet' | 'ip' | 'punt-inject';
 /**
  * interrupt: the peer signals after each burst and `rx` events fire;
@@ -18,13 +21,15 @@ export type RxMode = 'interrupt' | 'polling' | 'adaptive';
 
 export const MODES: Record<Mode, number> = { ethernet: 0, ip: 1, 'punt-inject': 2 };
 
+/** Options of a {@link MemifSocket} (all optional; see {@link socketDefaults}). */
 export interface SocketOptions {
   /** Filesystem path, or '@name' for an abstract socket. Default '/run/vpp/memif.sock'. */
   path?: string;
   /** Sent to peers in HELLO/INIT (at most 31 bytes). Default 'nmemif'. */
   appName?: string;
-  /** Client reconnect backoff, ms (defaults 100 and 2000). */
+  /** Client reconnect backoff, ms: the first retry waits this long (default 100)... */
   reconnectMinMs?: number;
+  /** ...and each next one twice as long, up to this (default 2000). */
   reconnectMaxMs?: number;
   /** A connection must complete its handshake within this time, ms (default 3000). */
   handshakeTimeoutMs?: number;
@@ -32,7 +37,9 @@ export interface SocketOptions {
   allowUnsealedRegions?: boolean;
 }
 
+/** Options of {@link MemifSocket.createInterface} (all optional; see {@link interfaceDefaults}). */
 export interface InterfaceOptions {
+  /** 'master' or 'slave' ('server' and 'client' as in DPDK); default 'slave'. */
   role?: RoleName;
   /** Interface id, matched by the master (default 0). */
   id?: number;
@@ -40,41 +47,33 @@ export interface InterfaceOptions {
   name?: string;
   /** Shared secret, at most 23 bytes. */
   secret?: string;
+  /** Default 'ethernet'. */
   mode?: Mode;
-  /** Queues in each direction, 1..255 (default 1). A master accepts up to these many. */
+  /** Receive queues, 1..255 (default 1). A master accepts up to these many. */
   rxQueues?: number;
+  /** Transmit queues, 1..255 (default 1). A master accepts up to these many. */
   txQueues?: number;
   /** log2 of the ring size, 1..14 (default 10: 1024 slots). */
   log2RingSize?: number;
   /** Buffer size in bytes, 64..65535 (default 2048; the slave's choice). */
   bufferSize?: number;
+  /** How received packets are noticed, per queue (default 'interrupt'); see {@link RxMode}. */
   rxMode?: RxMode;
 }
 
-export interface ResolvedSocketOptions {
-  path: string;
-  appName: string;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
-  handshakeTimeoutMs: number;
-  allowUnsealedRegions: boolean;
-}
+/** {@link SocketOptions} with every default applied (what a socket runs with). */
+export type ResolvedSocketOptions = Required<SocketOptions>;
 
-export interface ResolvedInterfaceOptions {
+/** {@link InterfaceOptions} with every default applied and the role names normalized. */
+export type ResolvedInterfaceOptions = Required<Omit<InterfaceOptions, 'role'>> & {
+  /** 'master' or 'slave'. */
   role: Role;
-  id: number;
-  name: string;
-  secret: string;
-  mode: Mode;
-  rxQueues: number;
-  txQueues: number;
-  log2RingSize: number;
-  bufferSize: number;
-  rxMode: RxMode;
-}
+};
 
+/** VPP's default memif socket. */
 export const DEFAULT_SOCKET_PATH = '/run/vpp/memif.sock';
 
+/** What a socket uses for options not given. */
 export const socketDefaults: ResolvedSocketOptions = {
   path: DEFAULT_SOCKET_PATH,
   appName: 'nmemif',
@@ -84,6 +83,7 @@ export const socketDefaults: ResolvedSocketOptions = {
   allowUnsealedRegions: false,
 };
 
+/** What an interface uses for options not given. */
 export const interfaceDefaults: ResolvedInterfaceOptions = {
   role: 'slave',
   id: 0,

@@ -13,16 +13,18 @@
  * retries with a short backoff) unless `dropWhenFull` is set, which drops and counts instead.
  * A write pending when the link goes down fails with NotConnectedError.
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { InvalidArgumentError, NotConnectedError } from '../errors';
 import { PacketBatch } from './batch';
 import type { MemifInterface } from './interface';
 
+/** Options of {@link MemifInterface.packets}. */
 export interface PacketsOptions {
   /** Buffers per burst (default 64). */
   batchSize?: number;
 }
 
+/** Options of {@link MemifInterface.createStream}. */
 export interface StreamOptions extends PacketsOptions {
   /** Drop packets when the tx ring is full instead of waiting (default false). */
   dropWhenFull?: boolean;
@@ -139,6 +141,8 @@ export function createStream(iface: MemifInterface, queue: number, opts: StreamO
     else setTimeout(retry, next);
   };
 
+  // node:stream is loaded on first use: importing the library should not pay for it.
+  const { Duplex } = require('node:stream') as typeof import('node:stream');
   const stream = new Duplex({
     objectMode: true,
     readableHighWaterMark: hwm,

@@ -19,8 +19,14 @@ const log = logger('memif');
 const FD_ADD = 1;
 const FD_MOD = 2;
 
+/**
+ * One memif socket path (filesystem, or '@name' for an abstract socket) hosting any number of
+ * interfaces of either role. Open sockets are closed on process exit and on SIGINT/SIGTERM.
+ */
 export class MemifSocket {
+  /** The options in effect, defaults applied. */
   readonly options: ResolvedSocketOptions;
+  /** The event engine the socket's file descriptors are watched by (one per thread by default). */
   readonly engine: Engine;
   #native: NativeMemifSocket | null;
   #interfaces = new Map<number, MemifInterface>();
@@ -37,10 +43,12 @@ export class MemifSocket {
     log.debug('socket %s open', this.options.path);
   }
 
+  /** The socket path ('@name' for an abstract socket). */
   get path(): string {
     return this.options.path;
   }
 
+  /** Whether close() was called. */
   get closed(): boolean {
     return this.#native === null;
   }

@@ -21,20 +21,34 @@ import { burstError } from './native-errors';
 
 /** What transferQueue() returns: plain data, safe to postMessage. */
 export interface QueueHandle {
+  /** Marks the object as a queue handle. */
   readonly kind: 'nmemif-queue';
+  /** The native lease, valid in this process until reclaimQueue() or close. */
   readonly id: number;
+  /** The queue pair's index on its interface. */
   readonly queue: number;
+  /** The interface's memif id. */
   readonly interfaceId: number;
 }
 
+/** Events of a {@link WorkerQueue}, as `name: [listener arguments]`. */
 export interface WorkerQueueEvents {
+  /** Packets may be waiting: call rx() until it returns 0. */
   rx: [];
+  /** The link is (again) up; fresh region views are in place. */
   connect: [];
+  /** The link went down: bursts throw NotConnectedError until 'connect'. */
   disconnect: [];
 }
 
+/**
+ * A queue pair owned by a worker thread (from {@link attachQueue}): the same burst calls as
+ * {@link MemifInterface}, without the queue argument.
+ */
 export class WorkerQueue extends EventEmitter<WorkerQueueEvents> {
+  /** The queue pair's index on its interface. */
   readonly queue: number;
+  /** The interface's memif id. */
   readonly interfaceId: number;
   #native: NativeWorkerQueue | null;
   #state: Uint32Array;
@@ -61,10 +75,12 @@ export class WorkerQueue extends EventEmitter<WorkerQueueEvents> {
     setImmediate(() => this.#check()); // after the caller has attached its listeners
   }
 
+  /** Whether the link is up (as last seen by this thread). */
   get connected(): boolean {
     return this.#connected;
   }
 
+  /** Receives up to batch.capacity buffers; returns the count (see {@link MemifInterface.rx}). */
   rx(batch: PacketBatch): number {
     const n = this.#call('rx').rxBurst(batch.words, batch.capacity);
     if (n < 0) return this.#fail(n, 'rx');
@@ -73,6 +89,7 @@ export class WorkerQueue extends EventEmitter<WorkerQueueEvents> {
     return n;
   }
 
+  /** Hands received buffers back to the peer: a whole batch or a count. */
   refill(what: PacketBatch | number): number {
     const count = typeof what === 'number' ? what : what.count;
     const n = this.#call('refill').rxRelease(count);
@@ -81,6 +98,7 @@ export class WorkerQueue extends EventEmitter<WorkerQueueEvents> {
     return n;
   }
 
+  /** Reserves up to `max` tx buffers to write in place. */
   alloc(batch: PacketBatch, max = batch.capacity): number {
     const n = this.#call('alloc').txAlloc(batch.words, Math.min(max, batch.capacity));
     if (n < 0) return this.#fail(n, 'alloc');
@@ -89,22 +107,26 @@ export class WorkerQueue extends EventEmitter<WorkerQueueEvents> {
     return n;
   }
 
+  /** Publishes the first `count` buffers of the last alloc()/swap(); returns buffers sent. */
   tx(batch: PacketBatch, count = batch.count): number {
     const n = this.#call('tx').txBurst(batch.words, count);
     return n < 0 ? this.#fail(n, 'tx') : n;
   }
 
+  /** Slave only: moves received buffers into tx slots without copying (see {@link MemifInterface.swap}). */
   swap(batch: PacketBatch, count = batch.count): number {
     const n = this.#call('swap').txSwap(batch.words, count);
     return n < 0 ? this.#fail(n, 'swap') : n;
   }
 
+  /** Copies up to 256 packets into the tx ring; returns how many were taken. */
   send(data: Uint8Array | Uint8Array[]): number {
     const pkts = data instanceof Uint8Array ? [data] : data;
     const n = this.#call('send').txCopy(pkts.length > 256 ? pkts.slice(0, 256) : pkts);
     return n < 0 ? this.#fail(n, 'send') : n;
   }
 
+  /** Lets go of the queue in this thread (the main thread can then reclaim it). */
   close(): void {
     if (this.#native === null) return;
     clearInterval(this.#timer);

@@ -37,9 +37,13 @@ export const MAX_EVENTS_LIMIT = 1024;
 export const DEFAULT_MAX_EVENTS = 64;
 
 /* Readiness bits of the memif C core's fd-update contract (native/libmemif/include/nmemif.h). */
+/** The C core's fd-update bit: readable. */
 export const NMIF_EV_READ = 1;
+/** The C core's fd-update bit: writable. */
 export const NMIF_EV_WRITE = 2;
+/** The C core's fd-update bit: error. */
 export const NMIF_EV_ERROR = 4;
+/** The C core's fd-update bit: hang-up. */
 export const NMIF_EV_HUP = 8;
 
 /** NMIF_EV_* (what the C core wants watched) to EPOLL* (level-triggered). */

@@ -34,17 +34,21 @@ const log = logger('nstack');
 
 /** A kernel fd or a virtual source. */
 export type PollTarget = number | VirtualSource;
+/** The operations of {@link EventPoll.ctl}, as epoll_ctl's. */
 export type CtlOp = 'add' | 'mod' | 'del';
 
+/** One event of {@link EventPoll.wait}. */
 export interface ReadyEvent<T> {
   /** EPOLL* bits that are set now (never EPOLLET / EPOLLONESHOT). */
   events: number;
+  /** The member's data, as given to add()/mod(). */
   data: T;
 }
 
 /** Called once per ready member; `events` as in ReadyEvent. */
 export type ReadyHandler<T> = (events: number, data: T) => void;
 
+/** Options of `new EventPoll()`. */
 export interface EventPollOptions {
   /** Most events one onReady() pass delivers before yielding to the loop (default 64, max 1024). */
   batchSize?: number;
@@ -96,6 +100,11 @@ function throwAll(errors: unknown[]): never {
   throw errors[0];
 }
 
+/**
+ * The epoll of the nStack event engine: kernel fds and virtual sources as members, level- or
+ * edge-triggered or one-shot, consumed with `await wait()` or an onReady() handler (see the
+ * module comment).
+ */
 export class EventPoll<T = unknown> {
   readonly #epfd: number;
   readonly #epWatch: FdWatch;
@@ -250,6 +259,7 @@ export class EventPoll<T = unknown> {
     return this.#kernel.size + this.#virtual.size;
   }
 
+  /** Whether close() was called. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -349,6 +359,7 @@ export class EventPoll<T = unknown> {
     return this;
   }
 
+  /** Removes a listener added with onWake(). */
   offWake(listener: WakeListener): this {
     this.#wake.removeListener(listener);
     return this;
@@ -368,6 +379,7 @@ export class EventPoll<T = unknown> {
     return this;
   }
 
+  /** Whether watching keeps the process alive (see ref()/unref()). */
   hasRef(): boolean {
     return this.#ref;
   }

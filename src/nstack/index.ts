@@ -1,4 +1,9 @@
-/** The nStack event engine: EventPoll, virtual sources, event constants, logging. */
+/// <reference types="node" preserve="true" />
+// The declarations use Node's types: load them even for consumers with `"types": []`.
+/**
+ * The nStack event engine: EventPoll, virtual sources, event constants, logging.
+ * @module nmemif/nstack
+ */
 export {
   EventPoll,
   type CtlOp,
@@ -27,6 +32,8 @@ export {
   parseLogSpec,
   setLogLevel,
   setLogSink,
+  type EmitLevel,
+  type LogFn,
   type LogLevel,
   type LogSink,
 } from './log';

@@ -7,14 +7,20 @@
  *   NMEMIF_LOG=info,bridge=trace          a default plus exceptions
  * and can be changed at any time with setLogLevel(). A disabled level costs one call to an
  * empty function: callers that build expensive messages can test `log.enabled('debug')`.
+ *
+ * The C core follows the level of module 'memif' (process-wide: it is one C library). Its
+ * lines go to stderr in the same format, also from native threads, and never to setLogSink's
+ * sink. NMIF_LOG, the C library's own variable, is for plain C programs only.
  */
 import { format } from 'node:util';
 import { InvalidArgumentError } from '../errors';
 
 /** Levels from quietest to noisiest. */
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+/** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
-type EmitLevel = Exclude<LogLevel, 'silent'>;
+/** A level a message can have (all but 'silent'). */
+export type EmitLevel = Exclude<LogLevel, 'silent'>;
 
 /** Level of modules not named in NMEMIF_LOG or setLogLevel(). */
 export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
@@ -36,18 +42,30 @@ let sink: LogSink = defaultSink;
 let defaultLevel: LogLevel = DEFAULT_LOG_LEVEL;
 const explicitLevels = new Map<string, LogLevel>();
 const loggers = new Map<string, Logger>();
+const watchers = new Map<string, Set<(level: LogLevel) => void>>();
 
-type LogFn = (message: string, ...args: unknown[]) => void;
+function notify(module: string): void {
+  for (const fn of watchers.get(module) ?? []) fn(getLogLevel(module));
+}
+
+/** Logs `message`, formatted with `args` as util.format() does. */
+export type LogFn = (message: string, ...args: unknown[]) => void;
 const noop: LogFn = () => {};
 
 /** A module's logger; get one with `logger('nstack')`. */
 export class Logger {
+  /** The module's name ('memif', 'nstack', 'bridge', ...). */
   readonly module: string;
   #level: LogLevel = 'silent';
+  /** Logs at level error (an empty function while disabled). */
   error: LogFn = noop;
+  /** Logs at level warn. */
   warn: LogFn = noop;
+  /** Logs at level info. */
   info: LogFn = noop;
+  /** Logs at level debug. */
   debug: LogFn = noop;
+  /** Logs at level trace. */
   trace: LogFn = noop;
 
   constructor(module: string) {
@@ -55,10 +73,12 @@ export class Logger {
     this.setLevel(explicitLevels.get(module) ?? defaultLevel);
   }
 
+  /** The module's current level. */
   get level(): LogLevel {
     return this.#level;
   }
 
+  /** Whether messages of `level` are written (to skip building expensive ones). */
   enabled(level: EmitLevel): boolean {
     return rank(level) <= rank(this.#level);
   }
@@ -104,14 +124,26 @@ export function setLogLevel(module: string, level: LogLevel): void {
     for (const log of loggers.values()) {
       if (!explicitLevels.has(log.module)) log.setLevel(level);
     }
+    for (const name of watchers.keys()) if (!explicitLevels.has(name)) notify(name);
     return;
   }
   explicitLevels.set(module, level);
   loggers.get(module)?.setLevel(level);
+  notify(module);
 }
 
+/** The level of `module` (its own, or the default). */
 export function getLogLevel(module: string): LogLevel {
   return explicitLevels.get(module) ?? defaultLevel;
+}
+
+/** @internal Calls `fn` with the level of `module` now and on every change (the native
+ * addon uses it to set the C core's level). */
+export function watchLogLevel(module: string, fn: (level: LogLevel) => void): void {
+  let set = watchers.get(module);
+  if (set === undefined) watchers.set(module, (set = new Set()));
+  set.add(fn);
+  fn(getLogLevel(module));
 }
 
 /** Replaces where messages go; `null` restores stderr. */
@@ -124,8 +156,11 @@ export function setLogSink(fn: LogSink | null): void {
  * reported in `errors` and otherwise ignored (a typo in an env var must not stop a program).
  */
 export function parseLogSpec(spec: string): {
+  /** The level given without a module name, if any. */
   defaultLevel?: LogLevel;
+  /** Levels by module. */
   modules: Map<string, LogLevel>;
+  /** Entries that could not be read. */
   errors: string[];
 } {
   const modules = new Map<string, LogLevel>();

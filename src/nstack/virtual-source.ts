@@ -15,14 +15,20 @@
  * notify must not be called from poll() itself.
  */
 
+/** What a source calls when its readiness changed (`events`: the bits concerned, 0 = any). */
 export type ReadyNotify = (events: number) => void;
 
+/** Readiness that does not live in a kernel fd; an EventPoll member like an fd (see the module comment). */
 export interface VirtualSource {
+  /** The current readiness, EPOLL* bits. */
   poll(): number;
+  /** An EventPoll hands over its notify function when the source is added... */
   subscribe(notify: ReadyNotify): void;
+  /** ...and takes it back when the source is removed or the EventPoll closed. */
   unsubscribe(notify: ReadyNotify): void;
 }
 
+/** Whether `value` has the three methods of a {@link VirtualSource}. */
 export function isVirtualSource(value: unknown): value is VirtualSource {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<VirtualSource>;
@@ -37,12 +43,15 @@ export function isVirtualSource(value: unknown): value is VirtualSource {
 export abstract class VirtualSourceBase implements VirtualSource {
   #subscribers: readonly ReadyNotify[] = [];
 
+  /** The current readiness, EPOLL* bits. */
   abstract poll(): number;
 
+  /** Adds a watching EventPoll. */
   subscribe(notify: ReadyNotify): void {
     if (!this.#subscribers.includes(notify)) this.#subscribers = [...this.#subscribers, notify];
   }
 
+  /** Removes a watching EventPoll. */
   unsubscribe(notify: ReadyNotify): void {
     if (this.#subscribers.includes(notify)) this.#subscribers = this.#subscribers.filter((fn) => fn !== notify);
   }
@@ -71,6 +80,7 @@ export class ManualSource extends VirtualSourceBase {
     this.#mask = initial >>> 0;
   }
 
+  /** The state set by set()/raise()/lower(). */
   poll(): number {
     return this.#mask;
   }

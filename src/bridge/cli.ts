@@ -6,14 +6,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Bridge, configFromFlags, loadConfigFile, type BridgeConfig, type PortStatus } from '../src/bridge';
-import { ControlServer, DEFAULT_CONTROL_PATH, controlRequest, type ControlReply } from '../src/bridge/control';
-import { drops, type PortCounters } from '../src/bridge/stats';
-import { num, seconds } from './lib/args';
-import { ToolError, UsageError, runTool } from './lib/errors';
-import { stopSignal } from './lib/link';
-import { si } from './lib/stats';
-import { StatusLine } from './lib/status';
+import {
+  Bridge,
+  ControlServer,
+  DEFAULT_CONTROL_PATH,
+  configFromFlags,
+  controlRequest,
+  drops,
+  loadConfigFile,
+  type BridgeConfig,
+  type ControlReply,
+  type PortCounters,
+  type PortStatus,
+} from './index';
+// The command-line helpers the other tools share (parsing, errors, signals, status line).
+import { num, seconds } from '../../examples/lib/args';
+import { ToolError, UsageError, runTool } from '../../examples/lib/errors';
+import { stopSignal } from '../../examples/lib/link';
+import { si } from '../../examples/lib/stats';
+import { StatusLine } from '../../examples/lib/status';
 
 const TOOL = 'nmemif-bridge';
 
@@ -133,7 +144,7 @@ async function run(argv: string[]): Promise<number> {
     }
   }
 
-  const stop = stopSignal(); // before any socket exists (see lib/link.ts)
+  const stop = stopSignal(); // before any socket exists (see examples/lib/link.ts)
   const bridge = new Bridge(config);
   let control: ControlServer | null = null;
   let status: StatusLine | null = null;
