@@ -143,6 +143,10 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     return this;
   }
 
+  send(msg: MessageData, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: MessageData, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: MessageData, port?: number, callback?: SendCallback): void;
+  send(msg: MessageData, callback?: SendCallback): void;
   send(msg: MessageData, ...args: unknown[]): void {
     this.#assertOpen('send');
     let offset: unknown = args[0];
@@ -170,8 +174,8 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
         }
       } else {
         data = toBytes(msg);
+        if ((offset !== undefined && typeof offset !== 'function') || length !== undefined) port = offset;
         callback = offset;
-        port = undefined;
       }
       if (port || address) throw new InvalidStateError('socket is connected: send() takes no port or address');
     }
