@@ -97,6 +97,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
     sock.#peer = stack.getpeername(handle);
     sock.#updateAlive();
     sock.#scheduleService(); // data may have arrived before we listened
+    queueMicrotask(() => sock.read(0)); // start reading as net does (after 'connection' listeners ran)
     return sock;
   }
 
@@ -345,6 +346,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
       this.emit('connect');
       this.emit('ready');
       if (this.destroyed) return;
+      this.read(0); // start reading as net does (up to the high-water mark), so the end is seen
     }
     if (ev & EPOLLERR && (ev & EPOLLIN) === 0) {
       const code = b.stack.getsockopt(b.handle, 'error');
@@ -409,6 +411,8 @@ export class TcpSocket extends Duplex implements VirtualSource {
         this.#reading = false;
         this.#eof = true;
         this.push(null);
+        // As net does: with nothing left to read, 'end' comes even if nobody reads.
+        queueMicrotask(() => this.read(0));
         this.#watchers.wake(EPOLLIN | EPOLLRDHUP);
         return;
       }
