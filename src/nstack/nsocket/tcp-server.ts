@@ -12,7 +12,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from '../../errors';
-import { EPOLLERR, EPOLLIN } from '../constants';
+import { EPOLLERR, EPOLLHUP, EPOLLIN } from '../constants';
 import type { Route } from '../registry';
 import type { SockAddr } from '../stack';
 import type { ReadyNotify, VirtualSource } from '../virtual-source';
@@ -53,6 +53,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
   #listening = false;
   #starting = false;
   #closing = false;
+  #stopped = false;
   readonly #connections = new Set<TcpSocket>();
   readonly #watchers = new Watchers();
   #serviceQueued = false;
@@ -91,6 +92,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
     if (cb !== undefined) this.once('listening', cb);
     this.#starting = true;
     this.#closing = false;
+    this.#stopped = false;
     resolveHost(o.host ?? anyAddress(4), 0, (err, ip, family) => {
       if (!this.#starting) return; // closed meanwhile
       if (err) return this.#failListen(err);
@@ -177,6 +179,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
   // ---- VirtualSource -------------------------------------------------------------------------
 
   poll(): number {
+    if (this.#stopped) return EPOLLHUP; // closed (maybe by its stack's recycling): del() it
     return this.#listening && this.#b !== null ? this.#b.poll() : 0;
   }
 
@@ -288,6 +291,8 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
     if (b !== null) {
       untrack(this);
       b.close();
+      this.#stopped = true;
+      this.#watchers.wake(EPOLLHUP);
     }
     this.#updateAlive();
   }

@@ -13,7 +13,8 @@
  *   comes when the peer half-closed. With allowHalfOpen false (the default, as in net) the
  *   socket ends its side when the peer's ends.
  * - An EventPoll member: EPOLLIN while data (or the end) can be read, EPOLLOUT while write()
- *   would not need to wait, EPOLLRDHUP once the peer ended, EPOLLHUP/EPOLLERR as the stack says.
+ *   would not need to wait, EPOLLRDHUP once the peer ended, EPOLLHUP/EPOLLERR as the stack says,
+ *   and EPOLLHUP once destroyed. Loops that end sockets themselves use allowHalfOpen: true.
  * - shareSend() lets other threads write whole messages through a queue this thread drains.
  * Stack errors arrive as 'error' with a Node-style StackError (`connect ECONNREFUSED
  * 127.0.0.1:9`, code 'ECONNREFUSED').
@@ -234,7 +235,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
   // ---- VirtualSource ---------------------------------------------------------------------------
 
   poll(): number {
-    if (this.destroyed) return 0;
+    if (this.destroyed) return EPOLLHUP; // closed (by the app, the stream's own end, or its stack): del() it
     let ev = this.#b === null ? 0 : this.#b.poll();
     if (!this.#connected) return ev & (EPOLLERR | EPOLLHUP);
     if (this.readableLength > 0 || this.#eof) ev |= EPOLLIN;
@@ -292,6 +293,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
       }
     }
     callback(err);
+    this.#watchers.wake(EPOLLHUP);
   }
 
   // ---- internals -------------------------------------------------------------------------

@@ -11,6 +11,7 @@
  *   read by themselves only while someone listens to 'message'; otherwise they wait for
  *   recvBatch(), typically from an EventPoll loop.
  * - The socket is an EventPoll member (a virtual source): ep.add(sock, EPOLLIN | EPOLLET, data).
+ *   Once closed (by close() or because its stack was recycled) it reports EPOLLHUP: del() it.
  * - send() copies what it has to keep: the data may be reused as soon as it returns.
  * - shareSend() lets other threads send through a multi-producer queue this thread drains.
  * - route / stackName tell which plane and stack carry it.
@@ -20,7 +21,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from '../../errors';
-import { EPOLLERR, EPOLLIN, EPOLLOUT } from '../constants';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from '../constants';
 import { createDatagramList } from '../datagram-list';
 import { Fifo } from '../fifo';
 import type { Route } from '../registry';
@@ -329,7 +330,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   // ---- VirtualSource (EventPoll membership) ------------------------------------------------
 
   poll(): number {
-    if (this.#closed) return 0;
+    if (this.#closed) return EPOLLHUP; // closed (maybe by its stack's recycling): del() it
     if (this.#b === null) return EPOLLOUT; // an unbound UDP socket may send
     let ev = this.#b.poll();
     if (this.#pending.length > 0) ev &= ~EPOLLOUT;
@@ -536,6 +537,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
       untrack(this);
       this.#b.close();
     }
+    this.#watchers.wake(EPOLLHUP);
   }
 }
 
