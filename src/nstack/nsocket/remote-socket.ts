@@ -24,6 +24,7 @@ export class RemoteSocket {
   /** threadId of the owning thread. */
   readonly owner: number;
   readonly #ring: SendRing;
+  #spaceSeq = 0;
 
   constructor(handle: SendQueueHandle) {
     if (handle?.kind !== 'nstack-send-queue' || !(handle.buffer instanceof SharedArrayBuffer) || !Number.isInteger(handle.wakeFd)) {
@@ -63,7 +64,7 @@ export class RemoteSocket {
 
   /** Resolves when the owner made room in the queue (also when it closed it). */
   async writable(): Promise<void> {
-    await this.#ring.waitForSpace();
+    await this.#ring.waitForSpace(this.#spaceSeq);
   }
 
   recvBatch(): never {
@@ -95,6 +96,7 @@ export class RemoteSocket {
   }
 
   #push(data: Uint8Array, to: { address: string; port: number } | null): boolean {
+    this.#spaceSeq = this.#ring.spaceSeq; // before: room made after this wakes writable()
     const r = this.#ring.push(data, to);
     if (r === 'closed') throw new ClosedError('the socket was closed by its owning thread');
     return r === 'ok';

@@ -159,12 +159,26 @@ export class SendRing {
     }
   }
 
-  /** Resolves when the consumer made room (or the ring closed), or after `timeoutMs`. */
-  async waitForSpace(timeoutMs = 1000): Promise<void> {
-    const seq = Atomics.load(this.#ctrl, C_SPACE);
+  /** A count the consumer bumps after each pass that made room: read it before push(). */
+  get spaceSeq(): number {
+    return Atomics.load(this.#ctrl, C_SPACE);
+  }
+
+  /**
+   * Resolves once the consumer made room since `seq` was read (at once if it already did), or
+   * the ring closed, or after `timeoutMs`.
+   */
+  async waitForSpace(seq: number, timeoutMs = 1000): Promise<void> {
     if (this.closed) return;
     const r = waitAsync(this.#ctrl, C_SPACE, seq, timeoutMs);
-    if (r.async) await r.value;
+    if (!r.async) return;
+    // A pending Atomics.waitAsync alone does not keep a thread's event loop running.
+    const keep = setTimeout(() => undefined, timeoutMs + 10);
+    try {
+      await r.value;
+    } finally {
+      clearTimeout(keep);
+    }
   }
 
   #destination(text: string): Uint8Array {
