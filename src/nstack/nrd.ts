@@ -143,7 +143,10 @@ export class NrdRules {
     try {
       return NrdRules.parse(spec);
     } catch (err) {
-      if (err instanceof RulesError) throw new RulesError(`${err.message} (in ${file})`, err.field, { cause: err });
+      if (err instanceof RulesError) {
+        const reason = err.field === '' ? err.message : err.message.slice(err.field.length + 2);
+        throw new RulesError(`${reason} (in ${file})`, err.field, { cause: err });
+      }
       throw err;
     }
   }

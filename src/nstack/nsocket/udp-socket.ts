@@ -20,6 +20,7 @@
  * the stack reports, emitted as 'error' or passed to the send callback as dgram does.
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from '../../errors';
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from '../constants';
 import { createDatagramList } from '../datagram-list';
@@ -193,10 +194,11 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     const to = checkPort(port, 'port', false);
     if (address !== undefined && typeof address !== 'string') throw new InvalidArgumentError('address must be a string');
     const host = (address as string | undefined) || loopbackAddress(this.family);
+    // A copy only when the send waits for a name: the caller may reuse its buffer at once.
+    const payload = isIP(host) !== 0 ? data : Uint8Array.prototype.slice.call(data);
     resolveHost(host, this.family, (err, ip) => {
       if (err) return this.#report(err, cb);
-      // A copy only when the send waits for a name: the caller may reuse its buffer at once.
-      this.#sendResolved(data, { address: ip, port: to, family: this.family }, cb);
+      this.#sendResolved(payload, { address: ip, port: to, family: this.family }, cb);
     });
   }
 
