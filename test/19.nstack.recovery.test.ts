@@ -17,7 +17,7 @@ test('closing sockets under load (close()/destroy(), or closeStacks()) leaks no 
   const out = lastJson<{ baseline: number; rounds: Array<{ open: number; after: number }> }>(r);
   t.log(JSON.stringify(out));
   for (const [i, round] of out.rounds.entries()) {
-    t.true(round.open > out.baseline + 30, `round ${i + 1} had its sockets open (${round.open} fds)`);
+    t.true(round.open >= out.baseline + 17, `round ${i + 1} had its sockets open (${round.open} fds; 16 UDP and an eventfd at least)`);
     t.is(round.after, out.baseline, `round ${i + 1}`);
   }
 });
