@@ -202,11 +202,11 @@ export class NoStackError extends NmemifError {
 brand(NoStackError, Symbol.for('nmemif.error.NoStackError'));
 
 /** nRD rules that do not validate; `field` names the culprit (`rules[2].prefix`, or '' for
- * the whole document). */
+ * the whole document), as BridgeConfigError does for the bridge's configuration. */
 export class RulesError extends NmemifError {
   declare readonly code: 'ERR_NMEMIF_BAD_RULES';
   readonly field: string;
-  constructor(message: string, field: string, options?: ErrorOptions) {
+  constructor(field: string, message: string, options?: ErrorOptions) {
     super(field === '' ? message : `${field}: ${message}`, 'ERR_NMEMIF_BAD_RULES', options);
     this.name = 'RulesError';
     this.field = field;

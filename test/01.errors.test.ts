@@ -78,12 +78,12 @@ test('bridge errors live with the others: stable codes, brands, the field named'
 });
 
 test('RulesError names the bad field in `field` and at the start of its message', (t) => {
-  const err = new RulesError('must be "udp" or "tcp"', 'rules[2].protocol');
+  const err = new RulesError('rules[2].protocol', 'must be "udp" or "tcp"');
   t.is(err.code, 'ERR_NMEMIF_BAD_RULES');
   t.is(err.field, 'rules[2].protocol');
   t.is(err.message, 'rules[2].protocol: must be "udp" or "tcp"');
   t.true(err instanceof NmemifError && err instanceof RulesError);
-  t.is(new RulesError('not JSON', '').message, 'not JSON');
+  t.is(new RulesError('', 'not JSON').message, 'not JSON');
 });
 
 test('StackError is a Node-style system error: errno name as code, negative errno, syscall, address', (t) => {

@@ -59,40 +59,40 @@ function checkKeys(obj: object, known: string[], where: string): void {
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
       const field = where === '' ? key : `${where}.${key}`;
-      throw new RulesError(`unknown key; known keys: ${known.join(', ')}`, field);
+      throw new RulesError(field, `unknown key; known keys: ${known.join(', ')}`);
     }
   }
 }
 
 function checkPlane(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '') throw new RulesError(`must be a plane name (a non-empty string like "nstack-linux"), got ${JSON.stringify(value)}`, field);
+  if (typeof value !== 'string' || value === '') throw new RulesError(field, `must be a plane name (a non-empty string like "nstack-linux"), got ${JSON.stringify(value)}`);
   return value;
 }
 
 function parseRule(spec: unknown, index: number): NrdRule {
   const where = `rules[${index}]`;
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new RulesError('must be an object like {"prefix": "10.0.0.0/8", "plane": "nstack-memif"}', where);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new RulesError(where, 'must be an object like {"prefix": "10.0.0.0/8", "plane": "nstack-memif"}');
   checkKeys(spec, RULE_KEYS, where);
   const r = spec as Record<string, unknown>;
   let prefix: IpPrefix | null = null;
   if (r.prefix !== undefined) {
-    if (typeof r.prefix !== 'string') throw new RulesError(`must be a string like "10.0.0.0/8", got ${JSON.stringify(r.prefix)}`, `${where}.prefix`);
+    if (typeof r.prefix !== 'string') throw new RulesError(`${where}.prefix`, `must be a string like "10.0.0.0/8", got ${JSON.stringify(r.prefix)}`);
     const p = parsePrefix(r.prefix);
-    if (typeof p === 'string') throw new RulesError(p, `${where}.prefix`);
+    if (typeof p === 'string') throw new RulesError(`${where}.prefix`, p);
     prefix = p;
   }
   let protocol: Protocol | null = null;
   if (r.protocol !== undefined) {
-    if (!PROTOCOLS.includes(r.protocol as Protocol)) throw new RulesError(`must be "udp" or "tcp", got ${JSON.stringify(r.protocol)}`, `${where}.protocol`);
+    if (!PROTOCOLS.includes(r.protocol as Protocol)) throw new RulesError(`${where}.protocol`, `must be "udp" or "tcp", got ${JSON.stringify(r.protocol)}`);
     protocol = r.protocol as Protocol;
   }
   if (prefix === null && protocol === null) {
-    throw new RulesError('a rule needs a prefix, a protocol or both (a plane for everything else is "default")', where);
+    throw new RulesError(where, 'a rule needs a prefix, a protocol or both (a plane for everything else is "default")');
   }
   const plane = checkPlane(r.plane, `${where}.plane`);
   const priority = r.priority ?? 0;
   if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
-    throw new RulesError(`must be an integer from 0 (highest) to ${MAX_PRIORITY}, got ${JSON.stringify(r.priority)}`, `${where}.priority`);
+    throw new RulesError(`${where}.priority`, `must be an integer from 0 (highest) to ${MAX_PRIORITY}, got ${JSON.stringify(r.priority)}`);
   }
   return { index, prefix, protocol, plane, priority };
 }
@@ -121,12 +121,12 @@ export class NrdRules {
   static parse(spec: unknown): NrdRules {
     if (spec instanceof NrdRules) return spec;
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-      throw new RulesError('rules must be an object like {"default": "nstack-linux", "rules": [...]}', '');
+      throw new RulesError('', 'rules must be an object like {"default": "nstack-linux", "rules": [...]}');
     }
     checkKeys(spec, TOP_KEYS, '');
     const s = spec as Record<string, unknown>;
     const def = s.default === undefined ? null : checkPlane(s.default, 'default');
-    if (s.rules !== undefined && !Array.isArray(s.rules)) throw new RulesError('must be an array of rules', 'rules');
+    if (s.rules !== undefined && !Array.isArray(s.rules)) throw new RulesError('rules', 'must be an array of rules');
     const rules = ((s.rules as unknown[] | undefined) ?? []).map(parseRule);
     return new NrdRules(def, rules);
   }
@@ -138,14 +138,14 @@ export class NrdRules {
     try {
       spec = JSON.parse(text);
     } catch (err) {
-      throw new RulesError(`${file} is not JSON: ${(err as Error).message}`, '', { cause: err });
+      throw new RulesError('', `${file} is not JSON: ${(err as Error).message}`, { cause: err });
     }
     try {
       return NrdRules.parse(spec);
     } catch (err) {
       if (err instanceof RulesError) {
         const reason = err.field === '' ? err.message : err.message.slice(err.field.length + 2);
-        throw new RulesError(`${reason} (in ${file})`, err.field, { cause: err });
+        throw new RulesError(err.field, `${reason} (in ${file})`, { cause: err });
       }
       throw err;
     }
