@@ -22,6 +22,7 @@ import {
   type StackModule,
 } from '../src/nstack';
 import { createLoopbackStack } from './helpers/loopback-stack';
+import { bound } from './helpers/bounds';
 import { until } from './helpers/until';
 
 test.afterEach.always(() => closeStacks('test done'));
@@ -96,7 +97,7 @@ test.serial('nRD sends each socket to the plane the rules say, at send time: 10.
 
   const s = createSocket('udp4');
   s.send('x', 9, '10.9.9.9');
-  await until(() => s.route !== null);
+  await until(() => s.route !== null, bound(5000));
   t.is(s.route?.plane, 'nstack-test');
   t.is(s.route?.rule?.index, 0);
   t.regex(s.route!.reason, /rules\[0\] \(10\.0\.0\.0\/8\)/);
@@ -117,7 +118,7 @@ test.serial('the stack is chosen once: a socket bound on one plane sends everyth
     t.is(s.stackName, 'loopback');
     // 127.0.0.1 would go to the kernel, but the socket already lives on the loopback stack.
     s.send('x', 4000, '127.0.0.1');
-    await until(() => lo.unroutable === 1);
+    await until(() => lo.unroutable === 1, bound(5000));
     t.is(lo.unroutable, 1);
     const got = nextMessage(rx);
     s.send('y', 4000, '10.0.0.2');

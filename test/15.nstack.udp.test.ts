@@ -8,9 +8,10 @@ import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from '../src/errors';
 import { createDatagramList, createSocket, datagramAt, EventPoll, EPOLLIN, type UdpSocket } from '../src/nstack';
+import { bound } from './helpers/bounds';
 import { until } from './helpers/until';
 
-function bound(sock: UdpSocket, address = '127.0.0.1', port = 0): Promise<number> {
+function bindTo(sock: UdpSocket, address = '127.0.0.1', port = 0): Promise<number> {
   return new Promise((resolve) => sock.bind(port, address, () => resolve(sock.address().port)));
 }
 
@@ -37,7 +38,7 @@ async function echoRun(client: UdpSocket, port: number, address: string, count: 
     sendMore();
   });
   sendMore();
-  await until(() => replies.size === count, 60_000);
+  await until(() => replies.size === count, bound(60_000));
   return replies;
 }
 
@@ -45,7 +46,7 @@ test('echo over the kernel stack: every reply byte-exact (IPv4), with the sender
   const server = createSocket('udp4', (msg, rinfo) => server.send(msg, rinfo.port, rinfo.address));
   const client = createSocket('udp4');
   try {
-    const port = await bound(server);
+    const port = await bindTo(server);
     const replies = await echoRun(client, port, '127.0.0.1', 3000, 16);
     t.is(replies.size, 3000);
     for (let i = 0; i < 3000; i++) {
@@ -67,7 +68,7 @@ test('echo over IPv6 (::1)', async (t) => {
   });
   const client = createSocket('udp6');
   try {
-    const port = await bound(server, '::1');
+    const port = await bindTo(server, '::1');
     const replies = await echoRun(client, port, '::1', 200, 8);
     t.is(replies.size, 200);
     t.true(replies.get(199)!.equals(payload(199, 4 + ((199 * 97) % 1469))));
@@ -97,14 +98,14 @@ test("send()'s argument forms: offset/length, arrays of chunks, strings, callbac
   const rx = createSocket('udp4');
   const tx = createSocket('udp4');
   try {
-    const port = await bound(rx);
+    const port = await bindTo(rx);
     const got: string[] = [];
     rx.on('message', (m) => got.push(m.toString()));
     const counts: number[] = [];
     await new Promise<void>((resolve) => tx.send(Buffer.from('xxabcxx'), 2, 3, port, '127.0.0.1', (err, n) => (counts.push(n), resolve())));
     await new Promise<void>((resolve) => tx.send(['pa', Buffer.from('rt'), new Uint8Array([115])], port, '127.0.0.1', (err, n) => (counts.push(n), resolve())));
     await new Promise<void>((resolve) => tx.send('string', port, (err, n) => (counts.push(n), resolve()))); // address defaults to 127.0.0.1
-    await until(() => got.length === 3);
+    await until(() => got.length === 3, bound(5000));
     t.deepEqual(got, ['abc', 'parts', 'string']);
     t.deepEqual(counts, [3, 5, 6]);
   } finally {
@@ -117,7 +118,7 @@ test('connect(): sends go to the peer; remoteAddress(); a connected socket refus
   const rx = createSocket('udp4');
   const tx = createSocket('udp4');
   try {
-    const port = await bound(rx);
+    const port = await bindTo(rx);
     t.throws(() => tx.remoteAddress(), { instanceOf: InvalidStateError });
     await new Promise<void>((resolve) => tx.connect(port, '127.0.0.1', resolve));
     t.deepEqual(tx.remoteAddress(), { address: '127.0.0.1', family: 'IPv4', port });
@@ -139,8 +140,8 @@ test('recvBatch() fills a reusable DatagramList: contents, senders, pending coun
   const tx = createSocket('udp4');
   const ep = new EventPoll<string>();
   try {
-    const port = await bound(rx);
-    const txPort = await bound(tx);
+    const port = await bindTo(rx);
+    const txPort = await bindTo(tx);
     ep.add(rx, EPOLLIN, 'rx');
     for (let i = 0; i < 40; i++) tx.send(payload(i, 100 + i), port, '127.0.0.1');
     const list = createDatagramList({ count: 16, bytes: 64 * 1024 });
@@ -148,7 +149,7 @@ test('recvBatch() fills a reusable DatagramList: contents, senders, pending coun
     let firstAddress: object | undefined;
     let sawPending = false;
     while (seen.length < 40) {
-      const ready = await ep.wait(4, 10_000);
+      const ready = await ep.wait(4, bound(10_000));
       t.deepEqual(ready.map((r) => r.data), ['rx']);
       const n = rx.recvBatch(list);
       t.is(list.count, n);
@@ -178,12 +179,12 @@ test('datagrams wait in the stack while nobody listens, and flow once a message 
   const rx = createSocket('udp4');
   const tx = createSocket('udp4');
   try {
-    const port = await bound(rx);
+    const port = await bindTo(rx);
     for (let i = 0; i < 5; i++) tx.send(`m${i}`, port, '127.0.0.1');
-    await until(() => rx.poll() !== 0 && (rx.poll() & EPOLLIN) !== 0);
+    await until(() => (rx.poll() & EPOLLIN) !== 0, bound(5000));
     const got: string[] = [];
     rx.on('message', (m) => got.push(m.toString()));
-    await until(() => got.length === 5);
+    await until(() => got.length === 5, bound(5000));
     t.deepEqual(got, ['m0', 'm1', 'm2', 'm3', 'm4']);
   } finally {
     rx.close();
@@ -195,7 +196,7 @@ test('stack errors are Node-style: EADDRINUSE on bind (an error event), EMSGSIZE
   const a = createSocket('udp4');
   const b = createSocket('udp4');
   try {
-    const port = await bound(a);
+    const port = await bindTo(a);
     b.bind(port, '127.0.0.1');
     const [err] = (await once(b, 'error')) as [StackError];
     t.true(err instanceof StackError);
@@ -221,7 +222,7 @@ test('misuse: bad arguments and calls in the wrong state throw our errors with s
   t.throws(() => s.setTTL(0), { instanceOf: InvalidArgumentError });
   t.throws(() => s.getRecvBufferSize(), { instanceOf: InvalidStateError });
   t.throws(() => createSocket('udp5' as 'udp4'), { instanceOf: InvalidArgumentError });
-  await bound(s);
+  await bindTo(s);
   t.throws(() => s.bind(0), { instanceOf: InvalidStateError, message: /already bound/ });
   s.close();
   await once(s, 'close');
@@ -233,7 +234,7 @@ test('misuse: bad arguments and calls in the wrong state throw our errors with s
 test('socket options reach the kernel: buffer sizes, TTL, broadcast', async (t) => {
   const s = createSocket({ type: 'udp4', recvBufferSize: 1 << 16 });
   try {
-    await bound(s);
+    await bindTo(s);
     t.true(s.getRecvBufferSize() >= 1 << 16); // Linux doubles what it was given
     s.setSendBufferSize(1 << 17);
     t.true(s.getSendBufferSize() >= 1 << 17);
@@ -247,14 +248,14 @@ test('socket options reach the kernel: buffer sizes, TTL, broadcast', async (t) 
 test('close() fails the sends still waiting for room with ClosedError and emits close', async (t) => {
   const rx = createSocket('udp4');
   const tx = createSocket('udp4');
-  const port = await bound(rx);
-  await bound(tx);
+  const port = await bindTo(rx);
+  await bindTo(tx);
   // Enough sends at once that some wait in the socket for room (the stack takes a bounded number).
   const results: Array<Error | null> = [];
   for (let i = 0; i < 2000; i++) tx.send(Buffer.alloc(8), port, '127.0.0.1', (err) => results.push(err));
   tx.close();
   await once(tx, 'close');
-  await until(() => results.length === 2000);
+  await until(() => results.length === 2000, bound(5000));
   const refused = results.filter((e) => e !== null);
   t.true(refused.every((e) => e instanceof ClosedError));
   t.true(refused.length > 0, 'some sends were still queued');

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { InvalidStateError, StackError } from '../src/errors';
 import { connect, createServer, type TcpServer, type TcpSocket } from '../src/nstack';
+import { bound } from './helpers/bounds';
 import { until } from './helpers/until';
 
 function listening(server: TcpServer | net.Server, host = '127.0.0.1'): Promise<number> {
@@ -102,7 +103,7 @@ test('backpressure: against a reader that does not read, write() turns false; al
   const port = await listening(server);
   const client = connect(port, '127.0.0.1');
   await once(client, 'connect');
-  await until(() => serverSide !== null);
+  await until(() => serverSide !== null, bound(5000));
   const piece = randomBytes(64 * 1024);
   let written = 0;
   // Write until the chain (our stream, the stack, the kernel buffers) is full.
@@ -165,7 +166,7 @@ test('without allowHalfOpen a socket ends its side when the peer ends (as in net
     client.resume();
     client.end('bye');
     await once(client, 'end'); // the server ended its side by itself
-    t.true(await until(() => serverEnded.value));
+    t.true(await until(() => serverEnded.value, bound(5000)));
   } finally {
     server.close();
   }
@@ -231,7 +232,7 @@ test('server: close() stops listening at once; close fires after the last connec
   t.is(err.code, 'ECONNREFUSED');
   t.false(closed, 'a connection is still open');
   c1.end();
-  t.true(await until(() => closed));
+  t.true(await until(() => closed, bound(5000)));
   const [notRunning] = await new Promise<[Error | undefined]>((resolve) => server.close((e) => resolve([e])));
   t.true(notRunning instanceof InvalidStateError);
 });

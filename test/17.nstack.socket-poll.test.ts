@@ -22,6 +22,7 @@ import {
   type TcpSocket,
   type UdpSocket,
 } from '../src/nstack';
+import { bound } from './helpers/bounds';
 import { createLoopbackStack } from './helpers/loopback-stack';
 
 test.afterEach.always(() => closeStacks('test done'));
@@ -46,8 +47,8 @@ test.serial('level-triggered: reported while datagrams wait, again and again, un
     t.deepEqual(await quietly(ep), []);
     send('a');
     send('b');
-    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'rx' }]);
-    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'rx' }]); // still ready
+    t.deepEqual(await ep.wait(8, bound(5000)), [{ events: EPOLLIN, data: 'rx' }]);
+    t.deepEqual(await ep.wait(8, bound(5000)), [{ events: EPOLLIN, data: 'rx' }]); // still ready
     const list = createDatagramList({ count: 8 });
     t.is(rx.recvBatch(list), 2);
     t.deepEqual(await quietly(ep), []);
@@ -62,10 +63,10 @@ test.serial('edge-triggered: one report per arrival, none while the data just wa
   try {
     ep.add(rx, EPOLLIN | EPOLLET, 'rx');
     send('a');
-    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'rx' }]);
+    t.deepEqual(await ep.wait(8, bound(5000)), [{ events: EPOLLIN, data: 'rx' }]);
     t.deepEqual(await quietly(ep), []); // not read, but no new arrival
     send('b');
-    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'rx' }]);
+    t.deepEqual(await ep.wait(8, bound(5000)), [{ events: EPOLLIN, data: 'rx' }]);
     t.is(rx.recvBatch(createDatagramList()), 2);
   } finally {
     ep.close();
@@ -78,11 +79,11 @@ test.serial('one-shot: one report, then silence until mod() re-arms it', async (
   try {
     ep.add(rx, EPOLLIN | EPOLLONESHOT, 'rx');
     send('a');
-    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'rx' }]);
+    t.deepEqual(await ep.wait(8, bound(5000)), [{ events: EPOLLIN, data: 'rx' }]);
     send('b');
     t.deepEqual(await quietly(ep), []);
     ep.mod(rx, EPOLLIN | EPOLLONESHOT);
-    t.deepEqual(await ep.wait(8, 5000), [{ events: EPOLLIN, data: 'rx' }]);
+    t.deepEqual(await ep.wait(8, bound(5000)), [{ events: EPOLLIN, data: 'rx' }]);
   } finally {
     ep.close();
   }
@@ -179,7 +180,7 @@ test.serial('a socket closed under the loop (its stack recycled) reports EPOLLHU
     ep.add(server, EPOLLIN, 'server');
     t.deepEqual(await quietly(ep), []);
     closeStacks('stack went away');
-    const got = await ep.wait(8, 5000);
+    const got = await ep.wait(8, bound(5000));
     t.deepEqual(got.map((e) => [e.data, e.events]).sort(), [['server', EPOLLHUP], ['udp', EPOLLHUP]]);
   } finally {
     ep.close();

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { lastJson, runFixture } from './helpers/fixture';
+import { bound } from './helpers/bounds';
 import { until } from './helpers/until';
 
 test('closing sockets under load (close()/destroy(), or closeStacks()) leaks no fd', async (t) => {
@@ -47,7 +48,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, sig) => resolve(sig)));
     try {
-      t.true(await until(() => stdout.includes('ready') || child.exitCode !== null, 25_000), stderr);
+      t.true(await until(() => stdout.includes('ready') || child.exitCode !== null, bound(25_000)), stderr);
       child.kill(signal);
       t.is(await exited, signal, stderr);
       t.regex(stdout, new RegExp(`^recycled ${signal} memif-open=true$`, 'm'));
