@@ -52,7 +52,7 @@ function checkModule(m: StackModule): void {
   for (const op of SOCKET_OPS) {
     if (typeof m[op] !== 'function') throw new InvalidArgumentError(`${what}: ${op}() is missing (every stack implements it; throw StackError('EOPNOTSUPP') where it does not apply)`);
   }
-  for (const op of ['epCtl', 'moduleInit'] as const) {
+  for (const op of ['epCtl', 'moduleInit', 'sendOwned', 'recvOwned'] as const) {
     if (m[op] !== undefined && typeof m[op] !== 'function') throw new InvalidArgumentError(`${what}: ${op} must be a function when given`);
   }
 }

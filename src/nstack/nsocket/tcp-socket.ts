@@ -364,10 +364,13 @@ export class TcpSocket extends Duplex implements VirtualSource {
     const w = this.#write;
     const b = this.#b;
     if (w === null || b === null || this.destroyed) return;
+    const stack = b.stack;
     while (w.offset < w.chunk.length) {
       let n: number;
       try {
-        n = b.stack.send(b.handle, w.offset === 0 ? w.chunk : w.chunk.subarray(w.offset));
+        const rest = w.offset === 0 ? w.chunk : w.chunk.subarray(w.offset);
+        // Like net, the stream keeps written buffers as they are: a stack may take them as is.
+        n = stack.sendOwned !== undefined ? stack.sendOwned(b.handle, rest) : stack.send(b.handle, rest);
       } catch (err) {
         this.#write = null;
         w.callback(err as Error);
@@ -399,17 +402,16 @@ export class TcpSocket extends Duplex implements VirtualSource {
   #pull(): void {
     const b = this.#b;
     if (b === null) return;
-    const scratch = (this.#scratch ??= new Uint8Array(READ_CHUNK));
     while (this.#reading && !this.destroyed) {
-      let r: { bytes: number } | null;
+      let chunk: Uint8Array | null;
       try {
-        r = b.stack.recv(b.handle, scratch);
+        chunk = this.#recvChunk(b);
       } catch (err) {
         const e = err as StackError;
         return this.#fail(e instanceof StackError ? new StackError(e.code, 'read', this.#peer ?? undefined) : e);
       }
-      if (r === null) return; // EPOLLIN resumes
-      if (r.bytes === 0) {
+      if (chunk === null) return; // EPOLLIN resumes
+      if (chunk.length === 0) {
         this.#reading = false;
         this.#eof = true;
         this.push(null);
@@ -418,9 +420,20 @@ export class TcpSocket extends Duplex implements VirtualSource {
         this.#watchers.wake(EPOLLIN | EPOLLRDHUP);
         return;
       }
-      this.bytesRead += r.bytes;
-      this.#reading = this.push(Buffer.from(scratch.subarray(0, r.bytes)));
+      this.bytesRead += chunk.length;
+      this.#reading = this.push(chunk);
     }
+  }
+
+  /** The next chunk from the stack as a Buffer of our own (empty = end, null = nothing now). */
+  #recvChunk(b: StackBinding): Buffer | null {
+    if (b.stack.recvOwned !== undefined) {
+      const owned = b.stack.recvOwned(b.handle, READ_CHUNK);
+      return owned === null ? null : Buffer.from(owned.buffer, owned.byteOffset, owned.length);
+    }
+    const scratch = (this.#scratch ??= new Uint8Array(READ_CHUNK));
+    const r = b.stack.recv(b.handle, scratch);
+    return r === null ? null : Buffer.from(scratch.subarray(0, r.bytes));
   }
 
   /** A message from another thread's queue. */

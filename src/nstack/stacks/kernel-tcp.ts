@@ -4,8 +4,8 @@
  *
  * - Received data waits in a queue; above HIGH_WATER bytes the net socket is paused (the
  *   kernel's window then closes), below LOW_WATER it reads again.
- * - send() copies and writes while net's buffer is under its mark, then returns 0 until
- *   'drain' (EPOLLOUT).
+ * - send() copies (sendOwned() does not) and writes while net's buffer is under its mark, then
+ *   returns 0 until 'drain' (EPOLLOUT). recvOwned() hands over the received buffers themselves.
  * - listen() completes on a later tick (net resolves the host first): until then
  *   getsockname() fails with EINPROGRESS, and completion is notified (EPOLLERR on failure,
  *   with the errno in getsockopt('error')).
@@ -104,21 +104,19 @@ export class KernelTcp {
     this.#attach(sock, 'connecting');
   }
 
-  send(data: Uint8Array): number {
+  /** `owned`: the caller hands `data` over (no copy); otherwise it may reuse it at once. */
+  send(data: Uint8Array, owned = false): number {
     if (this.#error !== null && this.#reset) throw new StackError(this.#error, 'send');
     if (this.#state === 'connecting') return 0;
     if (this.#state !== 'connected' || this.#sock === null) throw new StackError(this.#state === 'closed' ? 'EBADF' : 'ENOTCONN', 'send');
     if (this.#writeShut || this.#reset) throw new StackError('EPIPE', 'send');
     if (this.#needDrain) return 0;
-    if (!this.#sock.write(Buffer.from(data))) this.#needDrain = true; // copied: the caller may reuse its buffer
+    if (!this.#sock.write(owned ? data : Buffer.from(data))) this.#needDrain = true;
     return data.length;
   }
 
   recv(into: Uint8Array): { bytes: number; from: SockAddr } | null {
-    if (this.#state !== 'connected') {
-      if (this.#state === 'connecting' || this.#state === 'listening') return null;
-      throw new StackError(this.#state === 'closed' ? 'EBADF' : 'ENOTCONN', 'recv');
-    }
+    if (!this.#readable('recv')) return null;
     let n = 0;
     const rx = this.#rx;
     while (n < into.length) {
@@ -133,16 +131,54 @@ export class KernelTcp {
         this.#rxOffset = 0;
       }
     }
+    this.#consumed(n);
+    const from = this.#peer as SockAddr;
+    if (n > 0) return { bytes: n, from };
+    return this.#atEnd() ? { bytes: 0, from } : null;
+  }
+
+  /** The next received buffer itself (at most `max` bytes of it), without a copy. */
+  recvOwned(max: number): Uint8Array | null {
+    if (!this.#readable('recv')) return null;
+    const b = this.#rx.peek();
+    if (b === undefined) return this.#atEnd() ? new Uint8Array(0) : null;
+    let out: Buffer;
+    if (this.#rxOffset === 0 && b.length <= max) {
+      this.#rx.shift();
+      out = b;
+    } else {
+      const end = Math.min(b.length, this.#rxOffset + max);
+      out = b.subarray(this.#rxOffset, end);
+      this.#rxOffset = end;
+      if (end === b.length) {
+        this.#rx.shift();
+        this.#rxOffset = 0;
+      }
+    }
+    this.#consumed(out.length);
+    return out;
+  }
+
+  /** Whether reading makes sense now (false: not yet); throws when it never will. */
+  #readable(syscall: string): boolean {
+    if (this.#state === 'connected') return true;
+    if (this.#state === 'connecting' || this.#state === 'listening') return false;
+    throw new StackError(this.#state === 'closed' ? 'EBADF' : 'ENOTCONN', syscall);
+  }
+
+  #consumed(n: number): void {
     this.#rxBytes -= n;
     if (this.#paused && this.#rxBytes < LOW_WATER && this.#sock !== null) {
       this.#paused = false;
       this.#sock.resume();
     }
-    const from = this.#peer as SockAddr;
-    if (n > 0) return { bytes: n, from };
-    if (this.#eof || this.#readShut) return { bytes: 0, from };
+  }
+
+  /** Nothing queued: the end of the stream (true), a pending reset (throws), or not yet. */
+  #atEnd(): boolean {
+    if (this.#eof || this.#readShut) return true;
     if (this.#reset && this.#error !== null) throw new StackError(this.#error, 'recv');
-    return null;
+    return false;
   }
 
   recvBatch(): number {

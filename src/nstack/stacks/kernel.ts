@@ -69,7 +69,9 @@ export function createKernelStack(options: KernelStackOptions = {}): KernelStack
       return r;
     },
     send: (s: KernelSocket, data: Uint8Array, to?: SockAddr) => (s.protocol === 'udp' ? s.send(data, to) : s.send(data)),
+    sendOwned: (s: KernelSocket, data: Uint8Array) => tcp(s, 'send').send(data, true),
     recv: (s: KernelSocket, into: Uint8Array) => s.recv(into),
+    recvOwned: (s: KernelSocket, max: number) => tcp(s, 'recv').recvOwned(max),
     recvBatch: (s: KernelSocket, list: DatagramList) => udp(s, 'recvBatch').recvBatch(list),
     shutdown: (s: KernelSocket, how: ShutdownHow) => (s.protocol === 'udp' ? s.shutdown() : s.shutdown(how)),
     close(s: KernelSocket) {
