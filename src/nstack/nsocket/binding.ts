@@ -1,11 +1,13 @@
 /**
  * What ties an nSocket to the stack nRD chose for it (DMM binds a socket to one stack once
- * chosen), and the nSocket's EventPoll memberships (a VirtualSource's subscribers, with the
- * interest each one registered, replayed to the stack's epCtl once the stack is known).
+ * chosen), the nSocket's EventPoll memberships (a VirtualSource's subscribers, with the
+ * interest each one registered, replayed to the stack's epCtl once the stack is known), and the
+ * members every nSocket class shares (defineSocketMember).
  */
 import { stackRegistry, type RegistryMember, type Route } from '../registry';
 import type { Family, Protocol, StackModule } from '../stack';
 import type { ReadyNotify } from '../virtual-source';
+import type { LoopRef } from './keep-alive';
 
 export class StackBinding {
   readonly stack: StackModule<unknown>;
@@ -103,4 +105,68 @@ export class Watchers {
   get count(): number {
     return this.#subs.length;
   }
+}
+
+/** Where the shared members find an nSocket's state (symbols keep them out of its surface). */
+export const kWatchers = Symbol('nstack.watchers');
+export const kBinding = Symbol('nstack.binding');
+export const kAlive = Symbol('nstack.alive');
+
+interface MemberState {
+  readonly [kWatchers]: Watchers;
+  readonly [kBinding]: StackBinding | null;
+  readonly [kAlive]: LoopRef;
+}
+
+/** What every nSocket class has besides its own poll(): the rest of VirtualSource, its route,
+ * and ref()/unref() as dgram and net have them. */
+export interface SocketMember {
+  /** Lets the socket keep the process alive while active (the default). */
+  ref(): this;
+  /** Lets the process exit even while the socket is active. */
+  unref(): this;
+  subscribe(notify: ReadyNotify): void;
+  unsubscribe(notify: ReadyNotify): void;
+  epCtl(op: 'add' | 'mod' | 'del', events: number, notify: ReadyNotify): void;
+  /** Which plane and stack carry the socket and why (null until the stack is chosen). */
+  readonly route: Route | null;
+  /** The stack's name (null until chosen). */
+  readonly stackName: string | null;
+}
+
+/** Puts the SocketMember members on an nSocket class's prototype (its instances hold kWatchers,
+ * kBinding and kAlive). */
+export function defineSocketMember(proto: object): void {
+  const method = (value: (this: MemberState, ...args: never[]) => unknown) => ({ value, writable: true, configurable: true });
+  Object.defineProperties(proto, {
+    ref: method(function () {
+      this[kAlive].setRef(true);
+      return this;
+    }),
+    unref: method(function () {
+      this[kAlive].setRef(false);
+      return this;
+    }),
+    subscribe: method(function (notify: ReadyNotify) {
+      this[kWatchers].subscribe(notify);
+    }),
+    unsubscribe: method(function (notify: ReadyNotify) {
+      this[kWatchers].unsubscribe(notify);
+    }),
+    epCtl: method(function (op: 'add' | 'mod' | 'del', events: number, notify: ReadyNotify) {
+      this[kWatchers].ctl(op, events, notify, this[kBinding]);
+    }),
+    route: {
+      get(this: MemberState) {
+        return this[kBinding]?.route ?? null;
+      },
+      configurable: true,
+    },
+    stackName: {
+      get(this: MemberState) {
+        return this[kBinding]?.stack.name ?? null;
+      },
+      configurable: true,
+    },
+  });
 }

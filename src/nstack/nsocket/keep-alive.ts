@@ -17,12 +17,26 @@ function release(): void {
   }
 }
 
-/** One nSocket's reference. */
+/** One nSocket's reference: held while the socket is active and ref'd. */
 export class LoopRef {
+  #ref = true;
+  #active = false;
   #held = false;
 
-  /** Holds the loop while `want`. */
-  set(want: boolean): void {
+  /** ref() / unref() of the socket. */
+  setRef(on: boolean): void {
+    this.#ref = on;
+    this.#update();
+  }
+
+  /** Whether the socket is doing something a handle would keep the loop alive for. */
+  setActive(on: boolean): void {
+    this.#active = on;
+    this.#update();
+  }
+
+  #update(): void {
+    const want = this.#ref && this.#active;
     if (want === this.#held) return;
     this.#held = want;
     if (want) hold();

@@ -13,11 +13,10 @@
 import { EventEmitter } from 'node:events';
 import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from '../../errors';
 import { EPOLLERR, EPOLLHUP, EPOLLIN } from '../constants';
-import type { Route } from '../registry';
 import type { SockAddr } from '../stack';
-import type { ReadyNotify, VirtualSource } from '../virtual-source';
+import type { VirtualSource } from '../virtual-source';
 import { addressInfo, anyAddress, checkPort, resolveHost, type AddressInfo } from './address';
-import { StackBinding, Watchers, openBinding, untrack } from './binding';
+import { defineSocketMember, kAlive, kBinding, kWatchers, openBinding, StackBinding, untrack, Watchers, type SocketMember } from './binding';
 import { LoopRef } from './keep-alive';
 import { TcpSocket } from './tcp-socket';
 
@@ -45,7 +44,14 @@ const DEFAULT_BACKLOG = 511;
 /** Connections accepted per pass before the loop gets a turn. */
 const ACCEPT_PASS_LIMIT = 64;
 
+export interface TcpServer extends SocketMember {}
+
 export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualSource {
+  /** For the shared members (defineSocketMember). */
+  get [kBinding](): StackBinding | null {
+    return this.#b;
+  }
+
   readonly #allowHalfOpen: boolean;
   readonly #pinned: string | undefined;
   #b: StackBinding | null = null;
@@ -55,11 +61,10 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
   #closing = false;
   #stopped = false;
   readonly #connections = new Set<TcpSocket>();
-  readonly #watchers = new Watchers();
+  readonly [kWatchers] = new Watchers();
   #serviceQueued = false;
   #acceptLater: NodeJS.Immediate | null = null;
-  #ref = true;
-  readonly #alive = new LoopRef();
+  readonly [kAlive] = new LoopRef();
 
   constructor(options: TcpServerOptions = {}) {
     super();
@@ -101,7 +106,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
       try {
         const b = openBinding(this, 'tcp', family, ip, this.#pinned, (ev) => this.#onNotify(ev));
         this.#b = b;
-        this.#watchers.replay(b);
+        this[kWatchers].replay(b);
         b.stack.bind(b.handle, where);
         b.stack.listen(b.handle, bl);
       } catch (e) {
@@ -156,43 +161,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
     return this;
   }
 
-  ref(): this {
-    this.#ref = true;
-    this.#updateAlive();
-    return this;
-  }
-
-  unref(): this {
-    this.#ref = false;
-    this.#updateAlive();
-    return this;
-  }
-
-  get route(): Route | null {
-    return this.#b?.route ?? null;
-  }
-
-  get stackName(): string | null {
-    return this.#b?.stack.name ?? null;
-  }
-
   // ---- VirtualSource -------------------------------------------------------------------------
 
   poll(): number {
     if (this.#stopped) return EPOLLHUP; // closed (maybe by its stack's recycling): del() it
     return this.#listening && this.#b !== null ? this.#b.poll() : 0;
-  }
-
-  subscribe(notify: ReadyNotify): void {
-    this.#watchers.subscribe(notify);
-  }
-
-  unsubscribe(notify: ReadyNotify): void {
-    this.#watchers.unsubscribe(notify);
-  }
-
-  epCtl(op: 'add' | 'mod' | 'del', events: number, notify: ReadyNotify): void {
-    this.#watchers.ctl(op, events, notify, this.#b);
   }
 
   // ---- registry ------------------------------------------------------------------------------
@@ -223,7 +196,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
   #onNotify(events: number): void {
     if (this.#b === null) return;
     this.#scheduleService();
-    this.#watchers.wake(events);
+    this[kWatchers].wake(events);
   }
 
   #scheduleService(): void {
@@ -292,15 +265,16 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
       untrack(this);
       b.close();
       this.#stopped = true;
-      this.#watchers.wake(EPOLLHUP);
+      this[kWatchers].wake(EPOLLHUP);
     }
     this.#updateAlive();
   }
 
   #updateAlive(): void {
-    this.#alive.set(this.#ref && (this.#listening || this.#starting));
+    this[kAlive].setActive(this.#listening || this.#starting);
   }
 }
+defineSocketMember(TcpServer.prototype);
 
 /** A TCP listening nSocket (node:net's createServer, over the stack nRD chooses). */
 export function createServer(options?: TcpServerOptions | ((socket: TcpSocket) => void), connectionListener?: (socket: TcpSocket) => void): TcpServer {

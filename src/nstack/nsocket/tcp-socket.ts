@@ -24,9 +24,9 @@ import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP } from '../constants';
 import type { Route } from '../registry';
 import type { Family, SockAddr, StackModule } from '../stack';
-import type { ReadyNotify, VirtualSource } from '../virtual-source';
+import type { VirtualSource } from '../virtual-source';
 import { addressInfo, checkPort, familyName, resolveHost, type AddressInfo } from './address';
-import { StackBinding, Watchers, adoptBinding, openBinding, untrack } from './binding';
+import { adoptBinding, defineSocketMember, kAlive, kBinding, kWatchers, openBinding, StackBinding, untrack, Watchers, type SocketMember } from './binding';
 import { LoopRef } from './keep-alive';
 import type { RingRecord } from './send-ring';
 import { DEFAULT_QUEUE_BYTES, SharedSend, type SendQueueHandle } from './shared-send';
@@ -59,7 +59,14 @@ interface PendingWrite {
   callback: (err?: Error | null) => void;
 }
 
+export interface TcpSocket extends SocketMember {}
+
 export class TcpSocket extends Duplex implements VirtualSource {
+  /** For the shared members (defineSocketMember). */
+  get [kBinding](): StackBinding | null {
+    return this.#b;
+  }
+
   readonly #pinned: string | undefined;
   #b: StackBinding | null = null;
   #connecting = false;
@@ -71,9 +78,8 @@ export class TcpSocket extends Duplex implements VirtualSource {
   #final: ((err?: Error | null) => void) | null = null;
   #scratch: Uint8Array | null = null;
   #serviceQueued = false;
-  readonly #watchers = new Watchers();
-  #ref = true;
-  readonly #alive = new LoopRef();
+  readonly [kWatchers] = new Watchers();
+  readonly [kAlive] = new LoopRef();
   #shared: SharedSend | null = null;
   #opts: { noDelay?: boolean; keepAlive?: boolean } = {};
   bytesRead = 0;
@@ -85,7 +91,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
     this.#pinned = options.stack;
     this.on('drain', () => {
       this.#shared?.resume();
-      if (this.#write === null) this.#watchers.wake(EPOLLOUT);
+      if (this.#write === null) this[kWatchers].wake(EPOLLOUT);
     });
   }
 
@@ -123,7 +129,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
       try {
         const b = openBinding(this, 'tcp', family, ip, this.#pinned, (ev) => this.#onNotify(ev));
         this.#b = b;
-        this.#watchers.replay(b);
+        this[kWatchers].replay(b);
         if (o.localAddress !== undefined || o.localPort !== undefined) {
           b.stack.bind(b.handle, { address: o.localAddress ?? (family === 4 ? '0.0.0.0' : '::'), port: o.localPort ?? 0, family });
         }
@@ -197,27 +203,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
     return this;
   }
 
-  ref(): this {
-    this.#ref = true;
-    this.#updateAlive();
-    return this;
-  }
-
-  unref(): this {
-    this.#ref = false;
-    this.#updateAlive();
-    return this;
-  }
-
   // ---- additions -------------------------------------------------------------------------
-
-  get route(): Route | null {
-    return this.#b?.route ?? null;
-  }
-
-  get stackName(): string | null {
-    return this.#b?.stack.name ?? null;
-  }
 
   /**
    * A handle other threads pass to attachSocket() to write through this socket: each message
@@ -242,18 +228,6 @@ export class TcpSocket extends Duplex implements VirtualSource {
     if (this.#eof) ev |= EPOLLRDHUP;
     if (this.writableNeedDrain || this.#write !== null || this.writableEnded) ev &= ~EPOLLOUT;
     return ev;
-  }
-
-  subscribe(notify: ReadyNotify): void {
-    this.#watchers.subscribe(notify);
-  }
-
-  unsubscribe(notify: ReadyNotify): void {
-    this.#watchers.unsubscribe(notify);
-  }
-
-  epCtl(op: 'add' | 'mod' | 'del', events: number, notify: ReadyNotify): void {
-    this.#watchers.ctl(op, events, notify, this.#b);
   }
 
   // ---- registry ------------------------------------------------------------------------------
@@ -293,7 +267,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
       }
     }
     callback(err);
-    this.#watchers.wake(EPOLLHUP);
+    this[kWatchers].wake(EPOLLHUP);
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -315,14 +289,14 @@ export class TcpSocket extends Duplex implements VirtualSource {
   }
 
   #updateAlive(): void {
-    this.#alive.set(this.#ref && !this.destroyed && (this.#connecting || this.#connected));
+    this[kAlive].setActive(!this.destroyed && (this.#connecting || this.#connected));
   }
 
   /** The stack's event callback (DMM's event_cb). */
   #onNotify(events: number): void {
     if (this.destroyed) return;
     this.#scheduleService();
-    this.#watchers.wake(events);
+    this[kWatchers].wake(events);
   }
 
   #scheduleService(): void {
@@ -417,7 +391,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
         this.push(null);
         // As net does: with nothing left to read, 'end' comes even if nobody reads.
         queueMicrotask(() => this.read(0));
-        this.#watchers.wake(EPOLLIN | EPOLLRDHUP);
+        this[kWatchers].wake(EPOLLIN | EPOLLRDHUP);
         return;
       }
       this.bytesRead += chunk.length;
@@ -450,6 +424,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
     if (!this.destroyed) this.destroy(err);
   }
 }
+defineSocketMember(TcpSocket.prototype);
 
 /** A TCP nSocket connected to `port` on `host` (node:net's connect, over the stack nRD chooses). */
 export function connect(options: TcpConnectOptions | number, host?: string | (() => void), listener?: () => void): TcpSocket {

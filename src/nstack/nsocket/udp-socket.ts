@@ -25,11 +25,10 @@ import { ClosedError, InvalidArgumentError, InvalidStateError, StackError } from
 import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT } from '../constants';
 import { createDatagramList } from '../datagram-list';
 import { Fifo } from '../fifo';
-import type { Route } from '../registry';
 import type { DatagramList, Family, SockAddr, SockOpt } from '../stack';
-import type { ReadyNotify, VirtualSource } from '../virtual-source';
+import type { VirtualSource } from '../virtual-source';
 import { addressInfo, anyAddress, checkPort, familyName, loopbackAddress, resolveHost, type AddressInfo, type RemoteInfo } from './address';
-import { StackBinding, Watchers, openBinding, untrack } from './binding';
+import { defineSocketMember, kAlive, kBinding, kWatchers, openBinding, StackBinding, untrack, Watchers, type SocketMember } from './binding';
 import { LoopRef } from './keep-alive';
 import { toBytes, type MessageData } from './message';
 import type { RingRecord } from './send-ring';
@@ -71,7 +70,14 @@ interface PendingSend {
 /** Datagrams emitted as 'message' per pass before the loop gets a turn. */
 const READ_PASS_LIMIT = 256;
 
+export interface UdpSocket extends SocketMember {}
+
 export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualSource {
+  /** For the shared members (defineSocketMember). */
+  get [kBinding](): StackBinding | null {
+    return this.#b;
+  }
+
   readonly type: UdpType;
   readonly family: Family;
   readonly #pinned: string | undefined;
@@ -82,13 +88,12 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   #peer: SockAddr | null = null;
   #connecting = false;
   #closed = false;
-  readonly #watchers = new Watchers();
+  readonly [kWatchers] = new Watchers();
   readonly #pending = new Fifo<PendingSend>(8);
   #list: DatagramList | null = null;
   #serviceQueued = false;
   #readLater: NodeJS.Immediate | null = null;
-  #ref = true;
-  readonly #alive = new LoopRef();
+  readonly [kAlive] = new LoopRef();
   #shared: SharedSend | null = null;
 
   constructor(options: UdpSocketOptions | UdpType) {
@@ -249,18 +254,6 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     return addressInfo(this.#peer);
   }
 
-  ref(): this {
-    this.#ref = true;
-    this.#updateAlive();
-    return this;
-  }
-
-  unref(): this {
-    this.#ref = false;
-    this.#updateAlive();
-    return this;
-  }
-
   setBroadcast(flag: boolean): void {
     this.#setOpt('broadcast', flag === true);
   }
@@ -303,15 +296,6 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     return this.#b.stack.recvBatch(this.#b.handle, list);
   }
 
-  /** Which plane and stack carry the socket and why (null until bound, connected or sending). */
-  get route(): Route | null {
-    return this.#b?.route ?? null;
-  }
-
-  get stackName(): string | null {
-    return this.#b?.stack.name ?? null;
-  }
-
   get closed(): boolean {
     return this.#closed;
   }
@@ -337,18 +321,6 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     let ev = this.#b.poll();
     if (this.#pending.length > 0) ev &= ~EPOLLOUT;
     return ev;
-  }
-
-  subscribe(notify: ReadyNotify): void {
-    this.#watchers.subscribe(notify);
-  }
-
-  unsubscribe(notify: ReadyNotify): void {
-    this.#watchers.unsubscribe(notify);
-  }
-
-  epCtl(op: 'add' | 'mod' | 'del', events: number, notify: ReadyNotify): void {
-    this.#watchers.ctl(op, events, notify, this.#b);
   }
 
   // ---- registry ------------------------------------------------------------------------------
@@ -378,7 +350,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
       b.close();
       throw err;
     }
-    this.#watchers.replay(b);
+    this[kWatchers].replay(b);
     return b;
   }
 
@@ -428,7 +400,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   #onNotify(events: number): void {
     if (this.#closed) return;
     this.#scheduleService();
-    this.#watchers.wake(events);
+    this[kWatchers].wake(events);
   }
 
   #scheduleService(): void {
@@ -523,7 +495,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   }
 
   #updateAlive(): void {
-    this.#alive.set(this.#ref && this.#bound && !this.#closed);
+    this[kAlive].setActive(this.#bound && !this.#closed);
   }
 
   #teardown(err: Error): void {
@@ -539,9 +511,10 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
       untrack(this);
       this.#b.close();
     }
-    this.#watchers.wake(EPOLLHUP);
+    this[kWatchers].wake(EPOLLHUP);
   }
 }
+defineSocketMember(UdpSocket.prototype);
 
 function slice(data: Uint8Array, offset: unknown, length: unknown): Uint8Array {
   const off = offset === undefined ? 0 : offset;
