@@ -5,6 +5,7 @@
 //   bridge       nmemif-bridge memif <-> net_null vs dpdk-testpmd --forward-mode=io, both directions
 //   bridge-callgrind  the same cases, instructions per forwarded packet (valgrind), ours vs testpmd
 //   startup      what require('nmemif') / import add to node -e 0 (the compiled package in dist/)
+//   nstack       nStack sockets (kernel, lwIP/memif) vs node:dgram/net: UDP one-way, UDP echo, TCP stream
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -16,6 +17,7 @@ const scenarios = {
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
   startup: [process.execPath, ['bench/startup.js']],
+  nstack: [process.execPath, ['--import', 'tsx', 'bench/nstack.ts']],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));

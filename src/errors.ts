@@ -9,6 +9,8 @@
  * `errno` = the negative errno number and `syscall`.
  */
 
+import { constants as osConstants } from 'node:os';
+
 const kNmemifError = Symbol.for('nmemif.error');
 
 /** Base class: `code` is a stable string starting with `ERR_NMEMIF_`. */
@@ -209,6 +211,41 @@ export class BridgeControlError extends NmemifError {
 }
 brand(BridgeControlError, Symbol.for('nmemif.error.BridgeControlError'));
 
+/** No registered stack can carry a socket: the plane nRD chose has no stack, the stack named
+ * does not exist, or it does not carry the protocol. */
+export class NoStackError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_NO_STACK';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_NO_STACK', options);
+    this.name = 'NoStackError';
+  }
+}
+brand(NoStackError, Symbol.for('nmemif.error.NoStackError'));
+
+/** nRD rules that do not validate; `field` names the culprit (`rules[2].prefix`, or '' for
+ * the whole document), as BridgeConfigError does for the bridge's configuration. */
+export class RulesError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_BAD_RULES';
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(field === '' ? message : `${field}: ${message}`, 'ERR_NMEMIF_BAD_RULES', options);
+    this.name = 'RulesError';
+    this.field = field;
+  }
+}
+brand(RulesError, Symbol.for('nmemif.error.RulesError'));
+
+/** A thread that does not own the object called something only its owner may do (receiving,
+ * binding, closing: other threads may only send). */
+export class WrongThreadError extends NmemifError {
+  declare readonly code: 'ERR_NMEMIF_WRONG_THREAD';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_WRONG_THREAD', options);
+    this.name = 'WrongThreadError';
+  }
+}
+brand(WrongThreadError, Symbol.for('nmemif.error.WrongThreadError'));
+
 /** Every `code` defined above, as a literal type. */
 export type NmemifErrorCode =
   | 'ERR_NMEMIF'
@@ -224,4 +261,45 @@ export type NmemifErrorCode =
   | ProtocolError['code']
   | BridgeConfigError['code']
   | BridgeDpdkError['code']
-  | BridgeControlError['code'];
+  | BridgeControlError['code']
+  | NoStackError['code']
+  | RulesError['code']
+  | WrongThreadError['code'];
+
+const kStackError = Symbol.for('nmemif.error.StackError');
+
+/**
+ * A socket operation failed the way the system call would have, Node-style (like the errors of
+ * node:net and node:dgram): `code` is the errno name (`'ECONNREFUSED'`, `'EAGAIN'`), `errno` the
+ * negative errno number when the name is a Linux one, `syscall` the operation, and `address` /
+ * `port` the address involved, when there is one. Stacks throw it; nSockets emit it.
+ */
+export class StackError extends Error {
+  readonly code: string;
+  readonly errno: number | undefined;
+  readonly syscall: string;
+  readonly address?: string;
+  readonly port?: number;
+
+  constructor(code: string, syscall: string, address?: { address: string; port?: number }, options?: ErrorOptions) {
+    const where = address === undefined ? '' : address.port === undefined ? ` ${address.address}` : ` ${address.address}:${address.port}`;
+    super(`${syscall} ${code}${where}`, options);
+    this.name = 'StackError';
+    this.code = code;
+    const n = (osConstants.errno as Record<string, number | undefined>)[code];
+    this.errno = n === undefined ? undefined : -n;
+    this.syscall = syscall;
+    if (address !== undefined) {
+      this.address = address.address;
+      if (address.port !== undefined) this.port = address.port;
+    }
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kStackError] === true;
+  }
+
+  get [kStackError](): boolean {
+    return true;
+  }
+}

@@ -9,3 +9,5 @@
 export * from './memif';
 export * from './errors';
 export { EventPoll, Engine, defaultEngine, setLogLevel, configureLogging, logger } from './nstack';
+/** The nStack socket layer and event engine as one namespace: nstack.createSocket('udp4'), nstack.route(...). */
+export * as nstack from './nstack';

@@ -10,7 +10,11 @@ import {
   InvalidStateError,
   NativeLoadError,
   NmemifError,
+  NoStackError,
   NotRegisteredError,
+  RulesError,
+  StackError,
+  WrongThreadError,
 } from '../src/errors';
 
 const cases = [
@@ -20,6 +24,8 @@ const cases = [
   [AlreadyRegisteredError, 'ERR_NMEMIF_ALREADY_REGISTERED', 'AlreadyRegisteredError'],
   [NotRegisteredError, 'ERR_NMEMIF_NOT_REGISTERED', 'NotRegisteredError'],
   [NativeLoadError, 'ERR_NMEMIF_NATIVE_LOAD', 'NativeLoadError'],
+  [NoStackError, 'ERR_NMEMIF_NO_STACK', 'NoStackError'],
+  [WrongThreadError, 'ERR_NMEMIF_WRONG_THREAD', 'WrongThreadError'],
 ] as const;
 
 for (const [Cls, code, name] of cases) {
@@ -69,4 +75,30 @@ test('bridge errors live with the others: stable codes, brands, the field named'
   const busy = new BridgeControlError('already listening', 'ERR_NMEMIF_BRIDGE_CONTROL_BUSY');
   t.is(busy.code, 'ERR_NMEMIF_BRIDGE_CONTROL_BUSY');
   t.true(busy instanceof BridgeControlError);
+});
+
+test('RulesError names the bad field in `field` and at the start of its message', (t) => {
+  const err = new RulesError('rules[2].protocol', 'must be "udp" or "tcp"');
+  t.is(err.code, 'ERR_NMEMIF_BAD_RULES');
+  t.is(err.field, 'rules[2].protocol');
+  t.is(err.message, 'rules[2].protocol: must be "udp" or "tcp"');
+  t.true(err instanceof NmemifError && err instanceof RulesError);
+  t.is(new RulesError('', 'not JSON').message, 'not JSON');
+});
+
+test('StackError is a Node-style system error: errno name as code, negative errno, syscall, address', (t) => {
+  const err = new StackError('ECONNREFUSED', 'connect', { address: '127.0.0.1', port: 9 });
+  t.is(err.message, 'connect ECONNREFUSED 127.0.0.1:9');
+  t.is(err.code, 'ECONNREFUSED');
+  t.is(err.errno, -111);
+  t.is(err.syscall, 'connect');
+  t.is(err.address, '127.0.0.1');
+  t.is(err.port, 9);
+  t.true(err instanceof Error && err instanceof StackError);
+  t.false(err instanceof NmemifError);
+  t.is(new StackError('EAGAIN', 'recv').message, 'recv EAGAIN');
+  t.is(new StackError('EWHATEVER', 'send').errno, undefined);
+  const foreign = Object.assign(new Error('x'), { code: 'EPIPE' });
+  Object.defineProperty(foreign, Symbol.for('nmemif.error.StackError'), { value: true });
+  t.true(foreign instanceof StackError);
 });

@@ -1,20 +1,16 @@
 /**
- * Resource recovery at exit: on process exit and on SIGINT/SIGTERM every open socket is
- * closed, so peers get a DISCONNECT and socket files this process created are removed.
- * The signal handlers are installed with the first socket; when the program has no handler of
- * its own, the signal is raised again after cleanup so the process still ends as it would have.
- * Programs that handle SIGINT/SIGTERM themselves should use process.on (not process.once): a
- * once-handler is already removed when ours runs, so ours would see no other handler and end
- * the process before the program's asynchronous shutdown finishes.
+ * Resource recovery of memif sockets: at exit and on SIGINT/SIGTERM (the library's one policy,
+ * src/exit-hooks.ts) every open socket is closed, so peers get a DISCONNECT and socket files
+ * this process created are removed.
  */
+import { EXIT_ORDER_MEMIF, addExitHook } from '../exit-hooks';
 import type { MemifSocket } from './socket';
 
 const open = new Set<MemifSocket>();
-let installed = false;
 
 export function trackSocket(sock: MemifSocket): void {
   open.add(sock);
-  if (!installed) install();
+  addExitHook(closeAllSockets, EXIT_ORDER_MEMIF);
 }
 
 export function untrackSocket(sock: MemifSocket): void {
@@ -29,24 +25,5 @@ export function closeAllSockets(): void {
     } catch {
       // best effort at exit
     }
-  }
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  closeAllSockets();
-  if (process.listenerCount(signal) === 1) {
-    // Only ours: behave as if we had never listened.
-    process.removeListener(signal, onSignal);
-    process.kill(process.pid, signal);
-  }
-}
-
-function install(): void {
-  installed = true;
-  process.on('exit', closeAllSockets);
-  // Signals are process-wide: only the main thread handles them.
-  if (require('node:worker_threads').isMainThread) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
   }
 }

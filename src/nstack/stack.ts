@@ -83,6 +83,13 @@ export interface StackSocketOps<S> {
   /** 'error' reads (and clears) the pending error as an errno name, or 0. */
   getsockopt(s: S, name: SockOpt | 'error'): number | string | boolean;
   setsockopt(s: S, name: SockOpt, value: number | boolean): void;
+  /** Optional fast path (TCP): like send(), but the stack may keep `data` instead of copying
+   * it; the caller never changes it afterwards (as with a Buffer written to a node:net socket). */
+  sendOwned?(s: S, data: Uint8Array): number;
+  /** Optional fast path (TCP): like recv(), but hands over a buffer of at most `max` bytes that
+   * the stack never touches again; null = nothing now, an empty buffer = end of stream. For
+   * stacks whose data already sits in buffers of their own (the kernel stack's). */
+  recvOwned?(s: S, max: number): Uint8Array | null;
 }
 
 /** Readiness hooks (DMM's ep_ctl / ep_getevt). */

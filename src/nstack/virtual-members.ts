@@ -20,6 +20,16 @@ export function rethrowLater(err: unknown): void {
   });
 }
 
+/** Tells a source it left (its exception must not keep it subscribed). */
+function ctlDel(source: VirtualSource, notify: (events: number) => void): void {
+  if (source.epCtl === undefined) return;
+  try {
+    source.epCtl('del', 0, notify);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
 export class VirtualMembers<T> {
   readonly #items = new Map<VirtualSource, EpItem<T>>();
   readonly #rdlist = new ReadyList<T>();
@@ -49,6 +59,14 @@ export class VirtualMembers<T> {
     const item = new EpItem<T>(source, (mask & EVENT_BITS) | ALWAYS_REPORTED, (mask & FLAG_BITS) >>> 0, data);
     item.notify = (events: number) => this.#onNotify(item, events);
     source.subscribe(item.notify);
+    if (source.epCtl !== undefined) {
+      try {
+        source.epCtl('add', mask, item.notify);
+      } catch (err) {
+        source.unsubscribe(item.notify);
+        throw err;
+      }
+    }
     this.#items.set(source, item);
     this.#queueIfReady(item);
   }
@@ -59,6 +77,7 @@ export class VirtualMembers<T> {
     item.mask = (mask & EVENT_BITS) | ALWAYS_REPORTED;
     item.flags = (mask & FLAG_BITS) >>> 0;
     if (!keepData) item.data = data;
+    if (source.epCtl !== undefined && item.notify !== null) source.epCtl('mod', mask, item.notify);
     this.#queueIfReady(item);
   }
 
@@ -68,7 +87,10 @@ export class VirtualMembers<T> {
     item.removed = true;
     this.#items.delete(source);
     this.#rdlist.remove(item);
-    if (item.notify !== null) source.unsubscribe(item.notify);
+    if (item.notify !== null) {
+      ctlDel(source, item.notify);
+      source.unsubscribe(item.notify);
+    }
   }
 
   /** ep_send_events: appends up to `max - n` ready members from index n; returns the new n. */
@@ -102,6 +124,7 @@ export class VirtualMembers<T> {
     for (const [source, item] of this.#items) {
       item.removed = true;
       if (item.notify === null) continue;
+      ctlDel(source, item.notify);
       try {
         source.unsubscribe(item.notify);
       } catch (err) {

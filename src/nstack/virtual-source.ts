@@ -13,6 +13,10 @@
  * says which bits the change concerns (0 = unknown/any); the EventPoll re-reads poll()
  * before it reports anything, so a notify that turns out stale costs nothing but a poll().
  * notify must not be called from poll() itself.
+ *
+ * A source may also implement epCtl (DMM's ep_ctl): it is then told when it joins, changes in
+ * or leaves an EventPoll, with what it is watched for, e.g. to start producing notifications
+ * only while someone listens. `notify` identifies the membership (the one subscribed).
  */
 
 /** What a source calls when its readiness changed (`events`: the bits concerned, 0 = any). */
@@ -26,6 +30,9 @@ export interface VirtualSource {
   subscribe(notify: ReadyNotify): void;
   /** ...and takes it back when the source is removed or the EventPoll closed. */
   unsubscribe(notify: ReadyNotify): void;
+  /** Optional: called after subscribe() ('add'), on mod() ('mod') and before unsubscribe()
+   * ('del'), with the EPOLL* interest and flags of that membership. */
+  epCtl?(op: 'add' | 'mod' | 'del', events: number, notify: ReadyNotify): void;
 }
 
 /** Whether `value` has the three methods of a {@link VirtualSource}. */
