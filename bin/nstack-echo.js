@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('./run-tool')('nstack-echo', 'nstack-echo.ts');
+require('./run-tool')('nstack-echo', 'examples/nstack-echo.js');
