@@ -265,18 +265,6 @@ void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff) {
   nmif__timer_rearm(s);
 }
 
-void nmif__if_check_violations(struct nmif_socket_s *s) {
-  for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
-    next = i->next;
-    if (atomic_load(&i->violation) == 1 && atomic_exchange(&i->violation, 0) && i->connected) {
-      char reason[NMIF_REASON_MAX];
-      snprintf(reason, sizeof(reason), "%s", i->violation_reason);
-      NMIF_ERR("interface %u: %s", (unsigned)i->id, reason);
-      nmif__if_teardown(i, reason, 1);
-    }
-  }
-}
-
 /* ---- details and counters --------------------------------------------------------------------- */
 
 int nmif_if_details(const nmif_if_t *i, nmif_details_t *d) {

@@ -5,14 +5,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "nmemif.h"
+#include "irq.h"
 #include "region.h"
 #include "wire.h"
 
 #define NMIF_MAX_REGIONS 256       /* region index <= 255 */
 #define NMIF_MAX_PENDING_CONNS 64  /* accepted connections not yet bound to an interface */
+#define NMIF_MAX_FDS_PER_MSG 8     /* room to receive (and close) extra fds a peer attaches */
 
 /* ---- fd registry: the tokens handed to the application's event loop ---------------------- */
 
@@ -209,14 +212,30 @@ void nmif__timer_rearm(struct nmif_socket_s *s);
 int nmif__listen(struct nmif_socket_s *s);
 void nmif__wake(struct nmif_socket_s *s);
 
-/* control.c */
+/* conn.c */
+int nmif__conn_send(nmif__conn_t *c, const nmif_msg_t *m, int fd);
+/* One datagram with its fds: bytes (0 = EOF) or -errno; *flags = msg_flags. */
+ssize_t nmif__conn_recv(int sockfd, uint8_t *buf, size_t cap, int *fds, int *nfds, int *flags);
+void nmif__close_fds(int *fds, int n);
 int nmif__conn_accept(struct nmif_socket_s *s);
 int nmif__conn_connect(struct nmif_if_s *i);
-void nmif__conn_readable(nmif__conn_t *c, uint32_t revents);
+void nmif__conn_close(nmif__conn_t *c);
+void nmif__conn_unlink_pending(nmif__conn_t *c);
 void nmif__conn_free_unbound(nmif__conn_t *c);
+/* Rejects a connection not bound to an interface: DISCONNECT, close. */
+void nmif__conn_reject(nmif__conn_t *c, const char *reason);
+/* Ends a connection because of something the peer did (or a local failure). */
+void nmif__conn_fail(nmif__conn_t *c, const char *reason, int send_disconnect);
+
+/* handshake.c */
+void nmif__conn_readable(nmif__conn_t *c, uint32_t revents);
+
+/* link.c */
+void nmif__link_up(struct nmif_if_s *i);
 /* Tears the link down: DISCONNECT with reason (if send_msg), close, on_disconnect, unmap. */
 void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg);
 void nmif__timers_expire(struct nmif_socket_s *s);
+void nmif__if_check_violations(struct nmif_socket_s *s);
 
 /* iface.c */
 void nmif__if_free(struct nmif_if_s *i);
@@ -224,7 +243,6 @@ int nmif__if_alloc_queues(struct nmif_if_s *i, uint16_t num_s2m, uint16_t num_m2
 void nmif__if_release_queues(struct nmif_if_s *i);
 void nmif__if_apply_rx_modes(struct nmif_if_s *i);
 void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff);
-void nmif__if_check_violations(struct nmif_socket_s *s);
 
 /* datapath.c */
 void nmif__queue_reset(nmif__queue_t *q, int is_master);

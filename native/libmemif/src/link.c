@@ -1,0 +1,101 @@
+/* Link state over time: going up, tearing down (the one way a link goes down), the timer that
+ * drives handshake deadlines and slave reconnects, and violations data-path threads report. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "msg.h"
+
+void nmif__link_up(struct nmif_if_s *i) {
+  struct nmif_socket_s *s = i->sock;
+  i->connected = 1;
+  i->conn->state = NMIF_CS_CONNECTED;
+  i->backoff_ms = s->reconnect_min_ms;
+  nmif__if_apply_rx_modes(i);
+  nmif__timer_rearm(s);
+  NMIF_INFO("interface %u (%s): link up, %u rx / %u tx queues, %u slots", (unsigned)i->id,
+            i->is_master ? "master" : "slave", nmif__num_rx(i), nmif__num_tx(i),
+            1u << i->run_log2);
+}
+
+/* ---- teardown ------------------------------------------------------------------------------ */
+
+void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg_flag) {
+  struct nmif_socket_s *s = i->sock;
+  if (i->in_teardown)
+    return;
+  i->in_teardown = 1;
+  s->dispatch_depth++;
+  nmif__conn_t *c = i->conn;
+  int was_connected = i->connected;
+  snprintf(i->last_reason, sizeof(i->last_reason), "%s", reason);
+  if (c) {
+    if (send_msg_flag) {
+      nmif_msg_t m;
+      nmif__msg_disconnect(&m, 0, reason);
+      nmif__conn_send(c, &m, -1);
+    }
+    i->conn = NULL;
+    nmif__conn_close(c);
+  }
+  i->connected = 0;
+  NMIF_INFO("interface %u (%s): link down: %s", (unsigned)i->id, i->is_master ? "master" : "slave",
+            reason);
+  /* Before unmapping: the application stops its data-path threads here. */
+  if (i->on_disconnect)
+    i->on_disconnect(i, reason, i->user);
+  nmif__if_release_queues(i);
+  i->in_teardown = 0;
+  if (!i->is_master && !i->destroyed)
+    nmif__if_schedule_retry(i, was_connected);
+  nmif__timer_rearm(s);
+  if (--s->dispatch_depth == 0) {
+    while (s->graveyard) {
+      struct nmif_if_s *g = s->graveyard;
+      s->graveyard = g->next_dead;
+      nmif__if_free(g);
+    }
+  }
+}
+
+
+/* ---- timers ---------------------------------------------------------------------------------- */
+
+void nmif__timers_expire(struct nmif_socket_s *s) {
+  uint64_t now = nmif__now_ms();
+  for (nmif__conn_t *c = s->pending, *next; c; c = next) {
+    next = c->next;
+    if (c->deadline_ms <= now)
+      nmif__conn_reject(c, "handshake timeout");
+  }
+  for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
+    next = i->next;
+    if (i->conn && i->conn->state != NMIF_CS_CONNECTED && i->conn->deadline_ms <= now)
+      nmif__if_teardown(i, "handshake timeout", 1);
+  }
+  for (struct nmif_if_s *i = s->ifaces; i; i = i->next) {
+    if (!i->is_master && !i->conn && !i->destroyed && i->retry_at_ms && i->retry_at_ms <= now) {
+      i->retry_at_ms = 0;
+      int r = nmif__conn_connect(i);
+      if (r < 0) {
+        NMIF_DBG("interface %u: connect to %s: %s", (unsigned)i->id, s->path, nmif_strerror(r));
+        nmif__if_schedule_retry(i, 0);
+      }
+    }
+  }
+  nmif__timer_rearm(s);
+}
+
+/* ---- violations found by data-path threads ---------------------------------------------- */
+
+void nmif__if_check_violations(struct nmif_socket_s *s) {
+  for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
+    next = i->next;
+    if (atomic_load(&i->violation) == 1 && atomic_exchange(&i->violation, 0) && i->connected) {
+      char reason[NMIF_REASON_MAX];
+      snprintf(reason, sizeof(reason), "%s", i->violation_reason);
+      NMIF_ERR("interface %u: %s", (unsigned)i->id, reason);
+      nmif__if_teardown(i, reason, 1);
+    }
+  }
+}
