@@ -145,7 +145,7 @@ typedef void (*nmif_conn_cb)(nmif_if_t *iface, void *user);
 /* reason: the peer's DISCONNECT string, or our own description of why the link went down. */
 /* Called whenever a control connection bound to the interface ends: after the link was up,
  * and also when a handshake fails (the peer refused us, e.g. "incorrect secret"), in which
- * case nmif_if_is_connected() was never true. */
+ * case nmif_if_is_connected() was never true. nmif_if_details() tells the cause. */
 typedef void (*nmif_disc_cb)(nmif_if_t *iface, const char *reason, void *user);
 /* An rx queue's interrupt fired (only queues in interrupt mode, only when on_rx is set). */
 typedef void (*nmif_rx_cb)(nmif_if_t *iface, uint16_t qid, void *user);
@@ -175,7 +175,24 @@ NMIF_EXTERN int nmif_if_create(nmif_socket_t *sock, nmif_if_t **out, const nmif_
 NMIF_EXTERN int nmif_if_destroy(nmif_if_t *iface);
 /* Tears the link down with a DISCONNECT carrying `reason`; a slave then reconnects. */
 NMIF_EXTERN int nmif_if_disconnect(nmif_if_t *iface, const char *reason);
+/* 1 while the link is up and no data-path call has found the peer breaking the protocol. */
 NMIF_EXTERN int nmif_if_is_connected(const nmif_if_t *iface);
+
+/*
+ * Violations found by data-path calls. A burst that finds the peer breaking the protocol (a
+ * counter out of range, a descriptor outside its region, a chain that never ends...) returns
+ * -EPROTO, counts drop_bad_desc and reports it: every later data-path call on the interface
+ * returns -EPROTO, nmif_if_is_connected() says 0, and the socket's thread tears the link down
+ * (DISCONNECT with the reason, on_disconnect with cause NMIF_DOWN_VIOLATION) when its loop next
+ * runs, or at once through nmif_if_handle_violation(). After that the calls return -ENOTCONN.
+ */
+/* The reason of a reported violation not yet followed by a link-up, or NULL. From the socket's
+ * thread, or from a data-path thread while it may use the queue (a lessee inside its gate). */
+NMIF_EXTERN const char *nmif_if_violation(const nmif_if_t *iface);
+/* Socket's thread: tears the link down now if a violation was reported. Returns 1 if it did,
+ * 0 if there was none. For callers that want the link down before their next step, e.g. a
+ * binding about to tell its application that the burst failed. */
+NMIF_EXTERN int nmif_if_handle_violation(nmif_if_t *iface);
 NMIF_EXTERN void *nmif_if_user(const nmif_if_t *iface);
 
 typedef enum nmif_rx_mode {
@@ -200,6 +217,15 @@ NMIF_EXTERN int nmif_rx_queue_ack(nmif_if_t *iface, uint16_t qid);
  * queue's data-path thread only; a reconnect restores the mode of nmif_set_rx_mode. */
 NMIF_EXTERN int nmif_rx_arm(nmif_if_t *iface, uint16_t qid, int arm);
 
+/* Why the link last went down (nmif_details.last_down_cause; set before on_disconnect runs). */
+enum nmif_down_cause {
+  NMIF_DOWN_NONE = 0,       /* has not gone down */
+  NMIF_DOWN_PEER = 1,       /* the peer sent DISCONNECT, or its connection closed or failed */
+  NMIF_DOWN_LOCAL = 2,      /* this side: disconnect/destroy/socket closed, or a local failure */
+  NMIF_DOWN_VIOLATION = 3,  /* the peer broke the protocol; it got a DISCONNECT with the reason */
+  NMIF_DOWN_TIMEOUT = 4,    /* the handshake did not finish in time */
+};
+
 typedef struct nmif_details {
   uint32_t id;
   int is_master;
@@ -216,6 +242,7 @@ typedef struct nmif_details {
   char peer_app_name[NMIF_NAME_MAX];
   char socket_path[NMIF_PATH_MAX + 1];
   char last_disconnect_reason[NMIF_REASON_MAX];
+  uint8_t last_down_cause;     /* enum nmif_down_cause */
 } nmif_details_t;
 
 NMIF_EXTERN int nmif_if_details(const nmif_if_t *iface, nmif_details_t *out);

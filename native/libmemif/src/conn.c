@@ -172,11 +172,10 @@ int nmif__conn_connect(struct nmif_if_s *i) {
 }
 
 
-/* Ends a connection because of something the peer did (or a local failure). */
-void nmif__conn_fail(nmif__conn_t *c, const char *reason, int send_disconnect) {
+void nmif__conn_fail(nmif__conn_t *c, int cause, const char *reason) {
   if (c->iface)
-    nmif__if_teardown(c->iface, reason, send_disconnect);
-  else if (send_disconnect)
+    nmif__if_teardown(c->iface, cause, reason);
+  else if (cause != NMIF_DOWN_PEER)
     nmif__conn_reject(c, reason);
   else
     nmif__conn_free_unbound(c);

@@ -31,7 +31,7 @@ void nmif__violation(struct nmif_if_s *i, nmif__queue_t *q, const char *reason) 
     snprintf(i->violation_reason, sizeof(i->violation_reason), "%s on %s queue %u", reason,
              q->is_tx ? "tx" : "rx", (unsigned)q->qid);
     atomic_store(&i->violation, 1);
-    nmif__wake(i->sock);
+    nmif__efd_signal(i->wake_fd);
   }
 }
 

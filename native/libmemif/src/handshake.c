@@ -13,6 +13,13 @@
 #include "msg.h"
 #include "ring.h"
 
+/* A handler failed for a reason of our own (resources, a broken connection), not because of what
+ * the peer sent: the link goes down as a local failure rather than a violation. */
+static const char *local_failure(nmif__conn_t *c, const char *why) {
+  c->local_failure = 1;
+  return why;
+}
+
 static int rings_cookie_ok(struct nmif_if_s *i, const char **why) {
   for (int dir = 0; dir < 2; dir++) {
     nmif__queue_t *arr = dir ? i->m2s : i->s2m;
@@ -57,7 +64,7 @@ static const char *master_on_init(nmif__conn_t *c, const nmif_msg_t *m) {
   }
   /* Stage queue arrays for the most rings this interface accepts; counts grow per ADD_RING. */
   if (nmif__if_alloc_queues(i, i->cfg_rx, i->cfg_tx) < 0)
-    return "out of memory";
+    return local_failure(c, "out of memory");
   i->num_s2m = i->num_m2s = 0;
   i->run_log2 = 0xff;
   nmif__conn_unlink_pending(c);
@@ -136,7 +143,7 @@ static const char *master_on_connect(nmif__conn_t *c, const nmif_msg_t *m) {
   for (uint16_t k = 0; k < i->num_m2s; k++) {
     i->m2s[k].slots = calloc(i->m2s[k].size, sizeof(nmif__slot_t));
     if (!i->m2s[k].slots)
-      return "out of memory";
+      return local_failure(c, "out of memory");
   }
   for (uint16_t k = 0; k < i->num_s2m; k++)
     nmif__queue_reset(&i->s2m[k], 1);
@@ -147,24 +154,25 @@ static const char *master_on_connect(nmif__conn_t *c, const nmif_msg_t *m) {
   nmif_msg_t reply;
   nmif__msg_connect(&reply, NMIF_MSG_CONNECTED, i->if_name);
   if (nmif__conn_send(c, &reply, -1) < 0)
-    return "failed to send CONNECTED";
+    return local_failure(c, "failed to send CONNECTED");
   nmif__link_up(i);
   return NULL;
 }
 
 /* ---- slave handlers --------------------------------------------------------------------------- */
 
-static const char *slave_build(struct nmif_if_s *i) {
+static const char *slave_build(nmif__conn_t *c) {
+  struct nmif_if_s *i = c->iface;
   nmif__layout_t l;
   if (nmif__layout_compute(&l, i->num_s2m, i->num_m2s, i->run_log2, i->buffer_size) < 0)
     return "shared memory layout too large";
   uint16_t ns = i->num_s2m, nm = i->num_m2s;
   if (nmif__if_alloc_queues(i, ns, nm) < 0)
-    return "out of memory";
+    return local_failure(c, "out of memory");
   char name[64];
   snprintf(name, sizeof(name), "nmemif %u region 0", (unsigned)i->id);
   if (nmif__region_create(&i->regions[0], l.region_size, name) < 0)
-    return "failed to create shared memory";
+    return local_failure(c, "failed to create shared memory");
   i->num_regions = 1;
   uint8_t *base = i->regions[0].base;
   uint16_t n = (uint16_t)(1u << i->run_log2);
@@ -182,7 +190,7 @@ static const char *slave_build(struct nmif_if_s *i) {
       q->slots = calloc(n, sizeof(nmif__slot_t));
       q->irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       if (!q->slots || q->irq_fd < 0)
-        return "failed to allocate ring state";
+        return local_failure(c, "failed to allocate ring state");
       q->ring->cookie = NMIF_COOKIE;
       q->ring->flags = 0;
       q->ring->head = 0;
@@ -208,13 +216,13 @@ static const char *slave_on_hello(nmif__conn_t *c, const nmif_msg_t *m) {
   i->num_s2m = (uint16_t)(i->cfg_tx < max_s2m ? i->cfg_tx : max_s2m);
   i->num_m2s = (uint16_t)(i->cfg_rx < max_m2s ? i->cfg_rx : max_m2s);
   i->run_log2 = i->cfg_log2 < h->max_log2_ring_size ? i->cfg_log2 : h->max_log2_ring_size;
-  const char *why = slave_build(i);
+  const char *why = slave_build(c);
   if (why)
     return why;
   nmif_msg_t reply;
   nmif__msg_init(&reply, i->id, i->mode, i->secret, c->sock->app_name);
   if (nmif__conn_send(c, &reply, -1) < 0)
-    return "failed to send INIT";
+    return local_failure(c, "failed to send INIT");
   c->state = NMIF_CS_S_WAIT_ACK;
   return NULL;
 }
@@ -241,7 +249,7 @@ static const char *slave_on_ack(nmif__conn_t *c) {
     c->state = NMIF_CS_S_WAIT_CONNECTED;
   }
   if (nmif__conn_send(c, &m, fd) < 0)
-    return "failed to send handshake message";
+    return local_failure(c, "failed to send handshake message");
   return NULL;
 }
 
@@ -313,25 +321,26 @@ static int handle_one(nmif__conn_t *c) {
   if (n < 0) {
     char why[NMIF_REASON_MAX];
     snprintf(why, sizeof(why), "control socket error: %s", strerror((int)-n));
-    nmif__conn_fail(c, why, 0);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, why);
     return 1;
   }
   if (n == 0) {
     nmif__close_fds(fds, nfds);
-    nmif__conn_fail(c, "peer closed the connection", 0);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, "peer closed the connection");
     return 1;
   }
   nmif_msg_t m;
   const char *why = NULL;
   if (nmif__msg_check(buf, n, flags, &m, &why) < 0) {
     nmif__close_fds(fds, nfds);
-    nmif__conn_fail(c, why, 1);
+    nmif__conn_fail(c, NMIF_DOWN_VIOLATION, why);
     return 1;
   }
   NMIF_DBG("fd %d: received %s with %d fd(s)", c->fd, nmif__msg_type_name(m.type), nfds);
   if (nmif__msg_wants_fd(m.type) && nfds != 1) {
     nmif__close_fds(fds, nfds);
-    nmif__conn_fail(c, nfds == 0 ? "missing file descriptor" : "more than one file descriptor", 1);
+    nmif__conn_fail(c, NMIF_DOWN_VIOLATION,
+                    nfds == 0 ? "missing file descriptor" : "more than one file descriptor");
     return 1;
   }
   if (!nmif__msg_wants_fd(m.type) && nfds > 0) {
@@ -345,7 +354,7 @@ static int handle_one(nmif__conn_t *c) {
     nmif__field_to_str(reason, sizeof(reason), m.disconnect.string, sizeof(m.disconnect.string));
     if (!reason[0])
       snprintf(reason, sizeof(reason), "peer disconnected");
-    nmif__conn_fail(c, reason, 0);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, reason);
     return 1;
   }
   int fd_used = 0;
@@ -354,7 +363,9 @@ static int handle_one(nmif__conn_t *c) {
   if (why) {
     if (nfds) /* a rejected region/ring fd was not stored anywhere */
       close(fds[0]);
-    nmif__conn_fail(c, why, 1);
+    int cause = c->local_failure ? NMIF_DOWN_LOCAL : NMIF_DOWN_VIOLATION;
+    c->local_failure = 0;
+    nmif__conn_fail(c, cause, why);
     return 1;
   }
   if (nfds && !fd_used)
@@ -363,7 +374,7 @@ static int handle_one(nmif__conn_t *c) {
     nmif_msg_t ack;
     nmif__msg_ack(&ack);
     if (nmif__conn_send(c, &ack, -1) < 0) {
-      nmif__conn_fail(c, "failed to send ACK", 0);
+      nmif__conn_fail(c, NMIF_DOWN_PEER, "failed to send ACK");
       return 1;
     }
   }
@@ -388,5 +399,5 @@ void nmif__conn_readable(nmif__conn_t *c, uint32_t revents) {
     r = handle_one(c);
   /* A peer close shows up as EOF above; an error without EOF ends the connection too. */
   if (r == 2 && (revents & NMIF_EV_ERROR))
-    nmif__conn_fail(c, "control connection error", 0);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, "control connection error");
 }

@@ -54,6 +54,7 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
   i->on_rx = a->on_rx;
   i->user = a->user;
   atomic_init(&i->violation, 0);
+  i->wake_fd = s->wake_fd;
 
   /* The slave lays out the region now so an impossible size is an argument error. */
   if (!i->is_master) {
@@ -102,7 +103,7 @@ int nmif_if_destroy(nmif_if_t *i) {
   i->on_connect = NULL;
   i->on_rx = NULL;
   if (!i->in_teardown && (i->connected || i->conn))
-    nmif__if_teardown(i, "interface deleted", 1);
+    nmif__if_teardown(i, NMIF_DOWN_LOCAL, "interface deleted");
   i->destroyed = 1;
   i->retry_at_ms = 0;
   for (struct nmif_if_s **pp = &s->ifaces; *pp; pp = &(*pp)->next) {
@@ -126,11 +127,13 @@ int nmif_if_disconnect(nmif_if_t *i, const char *reason) {
     return NMIF_EINVAL;
   if (!i->connected && !i->conn)
     return NMIF_ENOTCONN;
-  nmif__if_teardown(i, reason ? reason : "disconnected by application", 1);
+  nmif__if_teardown(i, NMIF_DOWN_LOCAL, reason ? reason : "disconnected by application");
   return 0;
 }
 
-int nmif_if_is_connected(const nmif_if_t *i) { return i && i->connected; }
+int nmif_if_is_connected(const nmif_if_t *i) {
+  return i && i->connected && atomic_load_explicit(&i->violation, memory_order_acquire) == 0;
+}
 void *nmif_if_user(const nmif_if_t *i) { return i ? i->user : NULL; }
 
 /* ---- queue arrays ------------------------------------------------------------------------- */
@@ -287,6 +290,7 @@ int nmif_if_details(const nmif_if_t *i, nmif_details_t *d) {
   memcpy(d->peer_app_name, i->peer_app_name, sizeof(d->peer_app_name));
   snprintf(d->socket_path, sizeof(d->socket_path), "%s", i->sock->path);
   memcpy(d->last_disconnect_reason, i->last_reason, sizeof(d->last_disconnect_reason));
+  d->last_down_cause = i->last_cause;
   return 0;
 }
 

@@ -94,6 +94,7 @@ typedef struct nmif__conn {
   int fd;
   int state;
   uint64_t deadline_ms;         /* handshake must finish by then */
+  int local_failure;            /* the failing handler's reason is ours, not the peer's fault */
   /* slave: what was sent so far */
   uint16_t sent_regions;
   uint16_t sent_s2m;
@@ -144,9 +145,12 @@ struct nmif_if_s {
   uint64_t retry_at_ms;          /* 0 = no attempt scheduled */
   uint32_t backoff_ms;
 
-  /* a data-path thread found the peer cheating: the control side tears down */
+  /* A data-path call found the peer cheating: 0 none, 2 reason being written, 1 reported.
+   * Stays set until the next link-up; the control side tears down when woken on wake_fd. */
   atomic_int violation;
   char violation_reason[NMIF_REASON_MAX];
+  int wake_fd;                   /* the socket's wake eventfd (data-path threads only write it) */
+  uint8_t last_cause;            /* enum nmif_down_cause of the last teardown */
 
   int destroyed;                 /* freed when the outermost dispatch returns */
   int in_teardown;
@@ -210,7 +214,6 @@ int nmif__watch(struct nmif_socket_s *s, int fd, int kind, void *ptr, uint16_t q
 void nmif__unwatch(struct nmif_socket_s *s, nmif__fdent_t **ent);
 void nmif__timer_rearm(struct nmif_socket_s *s);
 int nmif__listen(struct nmif_socket_s *s);
-void nmif__wake(struct nmif_socket_s *s);
 
 /* conn.c */
 int nmif__conn_send(nmif__conn_t *c, const nmif_msg_t *m, int fd);
@@ -224,16 +227,18 @@ void nmif__conn_unlink_pending(nmif__conn_t *c);
 void nmif__conn_free_unbound(nmif__conn_t *c);
 /* Rejects a connection not bound to an interface: DISCONNECT, close. */
 void nmif__conn_reject(nmif__conn_t *c, const char *reason);
-/* Ends a connection because of something the peer did (or a local failure). */
-void nmif__conn_fail(nmif__conn_t *c, const char *reason, int send_disconnect);
+/* Ends a connection because of something the peer did (or a local failure); cause as in
+ * nmif__if_teardown (an unbound connection gets DISCONNECT unless the peer ended it). */
+void nmif__conn_fail(nmif__conn_t *c, int cause, const char *reason);
 
 /* handshake.c */
 void nmif__conn_readable(nmif__conn_t *c, uint32_t revents);
 
 /* link.c */
 void nmif__link_up(struct nmif_if_s *i);
-/* Tears the link down: DISCONNECT with reason (if send_msg), close, on_disconnect, unmap. */
-void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg);
+/* Tears the link down: DISCONNECT with reason (unless the peer ended it), close, on_disconnect,
+ * unmap. cause: enum nmif_down_cause. */
+void nmif__if_teardown(struct nmif_if_s *i, int cause, const char *reason);
 void nmif__timers_expire(struct nmif_socket_s *s);
 void nmif__if_check_violations(struct nmif_socket_s *s);
 
@@ -246,7 +251,8 @@ void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff);
 
 /* datapath.c */
 void nmif__queue_reset(nmif__queue_t *q, int is_master);
-/* Records a protocol violation found on a data-path thread; the control side tears down. */
+/* Records a protocol violation found by a data-path call and wakes the control side, which tears
+ * the link down (a flag and an eventfd write: the data path never calls into the socket). */
 void nmif__violation(struct nmif_if_s *i, nmif__queue_t *q, const char *reason);
 
 /* log.c */

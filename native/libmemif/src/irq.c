@@ -54,3 +54,9 @@ int nmif__irq_write(int fd) {
   uint64_t one = 1;
   return write(fd, &one, sizeof(one)) == (ssize_t)sizeof(one) ? 0 : -errno;
 }
+
+void nmif__efd_signal(int fd) {
+  uint64_t one = 1;
+  if (write(fd, &one, sizeof(one)) < 0) { /* EAGAIN: the counter is saturated, a wake-up is pending */
+  }
+}

@@ -16,4 +16,7 @@ int nmif__fd_is_eventfd(int fd);
 int nmif__irq_read(int fd);    /* 1 if a signal was pending, 0 if not, <0 error */
 int nmif__irq_write(int fd);   /* 0, -EAGAIN (counter saturated), -EPERM (made blocking) */
 
+/* Adds 1 to one of our own eventfds (wake-ups between our threads; never a peer's fd). */
+void nmif__efd_signal(int fd);
+
 #endif

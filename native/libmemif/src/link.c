@@ -8,6 +8,8 @@
 
 void nmif__link_up(struct nmif_if_s *i) {
   struct nmif_socket_s *s = i->sock;
+  /* A violation reported on the previous connection is settled: it went down for it. */
+  atomic_store(&i->violation, 0);
   i->connected = 1;
   i->conn->state = NMIF_CS_CONNECTED;
   i->backoff_ms = s->reconnect_min_ms;
@@ -20,7 +22,7 @@ void nmif__link_up(struct nmif_if_s *i) {
 
 /* ---- teardown ------------------------------------------------------------------------------ */
 
-void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg_flag) {
+void nmif__if_teardown(struct nmif_if_s *i, int cause, const char *reason) {
   struct nmif_socket_s *s = i->sock;
   if (i->in_teardown)
     return;
@@ -29,8 +31,9 @@ void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg_fla
   nmif__conn_t *c = i->conn;
   int was_connected = i->connected;
   snprintf(i->last_reason, sizeof(i->last_reason), "%s", reason);
+  i->last_cause = (uint8_t)cause;
   if (c) {
-    if (send_msg_flag) {
+    if (cause != NMIF_DOWN_PEER) { /* the peer ended it: nobody to tell */
       nmif_msg_t m;
       nmif__msg_disconnect(&m, 0, reason);
       nmif__conn_send(c, &m, -1);
@@ -71,7 +74,7 @@ void nmif__timers_expire(struct nmif_socket_s *s) {
   for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
     next = i->next;
     if (i->conn && i->conn->state != NMIF_CS_CONNECTED && i->conn->deadline_ms <= now)
-      nmif__if_teardown(i, "handshake timeout", 1);
+      nmif__if_teardown(i, NMIF_DOWN_TIMEOUT, "handshake timeout");
   }
   for (struct nmif_if_s *i = s->ifaces; i; i = i->next) {
     if (!i->is_master && !i->conn && !i->destroyed && i->retry_at_ms && i->retry_at_ms <= now) {
@@ -88,14 +91,28 @@ void nmif__timers_expire(struct nmif_socket_s *s) {
 
 /* ---- violations found by data-path threads ---------------------------------------------- */
 
+const char *nmif_if_violation(const nmif_if_t *i) {
+  if (!i || atomic_load_explicit(&i->violation, memory_order_acquire) != 1)
+    return NULL;
+  return i->violation_reason; /* written before the flag became 1, kept until the next link-up */
+}
+
+int nmif_if_handle_violation(nmif_if_t *i) {
+  if (!i || i->destroyed)
+    return NMIF_EINVAL;
+  const char *why = nmif_if_violation(i);
+  if (!why || !i->connected || i->in_teardown)
+    return 0;
+  char reason[NMIF_REASON_MAX];
+  snprintf(reason, sizeof(reason), "%s", why);
+  NMIF_ERR("interface %u: %s", (unsigned)i->id, reason);
+  nmif__if_teardown(i, NMIF_DOWN_VIOLATION, reason);
+  return 1;
+}
+
 void nmif__if_check_violations(struct nmif_socket_s *s) {
   for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
     next = i->next;
-    if (atomic_load(&i->violation) == 1 && atomic_exchange(&i->violation, 0) && i->connected) {
-      char reason[NMIF_REASON_MAX];
-      snprintf(reason, sizeof(reason), "%s", i->violation_reason);
-      NMIF_ERR("interface %u: %s", (unsigned)i->id, reason);
-      nmif__if_teardown(i, reason, 1);
-    }
+    nmif_if_handle_violation(i);
   }
 }
