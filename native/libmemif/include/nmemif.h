@@ -330,6 +330,74 @@ NMIF_EXTERN void *nmif_region_base(const nmif_if_t *iface, uint16_t region, uint
  * Another thread can map it to get its own view of the same memory. */
 NMIF_EXTERN int nmif_region_fd(const nmif_if_t *iface, uint16_t region);
 
+/* ---- queue leases ------------------------------------------------------------------------- */
+
+/*
+ * A lease lends queue pair qid (rx queue qid and tx queue qid) of an interface to another thread,
+ * the lessee: a forwarding worker, a binding's worker thread. While the lease lasts:
+ *  - the lessee alone calls the data-path functions on the pair, each burst (or run of bursts
+ *    that holds received buffers) between nmif_lease_enter() and nmif_lease_leave(), with
+ *    nmif_lease_iface() and nmif_lease_qid() as arguments;
+ *  - the library never watches the rx eventfd (on_rx does not fire for qid) and gives the rx
+ *    ring the mode the lease asked for on every link-up: INTERRUPT for a lessee that sleeps on
+ *    its own dup of the eventfd, POLLING for one that polls and arms with nmif_rx_arm() before
+ *    it sleeps. nmif_set_rx_mode() is kept for when the lease ends;
+ *  - the library's own teardown closes the lease's gate before it unmaps anything, waiting for
+ *    a lessee inside to leave (bursts never block, so the wait is short); the next link-up
+ *    reopens it with a new generation, after which the lessee maps the (new) regions itself;
+ *  - every link change (up, down, end) makes nmif_lease_event_fd() readable, so a sleeping
+ *    lessee wakes at once instead of polling the state.
+ * A lease is reference counted and may outlive its interface: once the interface is destroyed
+ * (or the owner ends the lease) it is closed for good.
+ */
+typedef struct nmif_lease_s nmif_lease_t;
+
+typedef struct nmif_lease_args {
+  uint16_t qid;                 /* below both the configured rx and tx queue counts */
+  nmif_rx_mode_t rx_mode;       /* how the lessee receives (see above) */
+} nmif_lease_args_t;
+
+/* Socket's thread. Leases queue pair args->qid; *out holds one reference for the caller (the
+ * interface keeps its own until the lease ends). -EBUSY if the pair is leased already. If the
+ * link is up the gate opens at once. */
+NMIF_EXTERN int nmif_lease_create(nmif_if_t *iface, const nmif_lease_args_t *args,
+                                  nmif_lease_t **out);
+/* Socket's thread: ends the lease (closed for good, waiting for a lessee inside) and gives the
+ * queue back to the library (its rx mode and watch apply again). Does not drop the caller's
+ * reference. 0 also when it had ended already (the interface went away). */
+NMIF_EXTERN int nmif_lease_end(nmif_lease_t *lease);
+/* Any thread. The last unref frees the lease and closes its eventfd. */
+NMIF_EXTERN void nmif_lease_ref(nmif_lease_t *lease);
+NMIF_EXTERN void nmif_lease_unref(nmif_lease_t *lease);
+
+/* Lessee. Enters the gate: returns the generation (>= 1) of the connection it is open for, or
+ * -ENOTCONN while the link is down or the lease ended. A new generation means a new
+ * connection: remap the regions. Cheap (two atomic operations); never blocks. */
+NMIF_EXTERN int nmif_lease_enter(nmif_lease_t *lease);
+NMIF_EXTERN void nmif_lease_leave(nmif_lease_t *lease);
+/* The interface and queue pair to pass to the data-path calls, inside the gate. */
+NMIF_EXTERN nmif_if_t *nmif_lease_iface(const nmif_lease_t *lease);
+NMIF_EXTERN uint16_t nmif_lease_qid(const nmif_lease_t *lease);
+/* Inside the gate: region `region`'s memory fd and size (-ERANGE past the last region), and
+ * the rx eventfd. Both are the library's: dup them to keep them beyond leave. */
+NMIF_EXTERN int nmif_lease_region(nmif_lease_t *lease, uint16_t region, uint64_t *size);
+NMIF_EXTERN int nmif_lease_rx_fd(nmif_lease_t *lease);
+
+/* The lease's eventfd (owned by the lease, valid while referenced): readable after every link
+ * change. nmif_lease_ack() clears it (1 if it was set); then read nmif_lease_state(). */
+NMIF_EXTERN int nmif_lease_event_fd(const nmif_lease_t *lease);
+NMIF_EXTERN int nmif_lease_ack(nmif_lease_t *lease);
+
+typedef struct nmif_lease_state {
+  uint32_t generation;          /* of the open gate; 0 while closed */
+  int up;                       /* the gate is open */
+  int ended;                    /* closed for good */
+  char reason[NMIF_REASON_MAX]; /* while closed: why the link went down (or the lease ended) */
+} nmif_lease_state_t;
+
+/* Any thread. */
+NMIF_EXTERN int nmif_lease_state(nmif_lease_t *lease, nmif_lease_state_t *out);
+
 /* ---- logging ----------------------------------------------------------------------------- */
 
 enum nmif_log_level {

@@ -126,10 +126,12 @@ struct nmif_if_s {
   uint8_t *rx_mode;              /* per configured rx queue, kept across reconnects */
   uint8_t *rx_nowatch;           /* per configured rx queue: 1 = someone else waits on the fd */
   nmif_stats_t *rx_stats;        /* per configured queue, kept across reconnects */
+  nmif_lease_t **leases;         /* per configured rx queue: the queue pair's lease, or NULL */
   nmif_stats_t *tx_stats;
 
   /* connection run state */
   int connected;
+  uint32_t generation;           /* counts link-ups (1, 2, ...), wrapping below INT_MAX */
   uint8_t run_log2;
   uint16_t num_s2m;             /* rings in each direction (received or created) */
   uint16_t num_m2s;
@@ -247,6 +249,10 @@ void nmif__if_free(struct nmif_if_s *i);
 int nmif__if_alloc_queues(struct nmif_if_s *i, uint16_t num_s2m, uint16_t num_m2s);
 void nmif__if_release_queues(struct nmif_if_s *i);
 void nmif__if_apply_rx_modes(struct nmif_if_s *i);
+/* Sets the rx ring's MASK_INT and the eventfd watch from the queue's mode, or its lease's. */
+void nmif__if_apply_rx_mode(struct nmif_if_s *i, uint16_t qid);
+/* Ends every lease of the interface (it is going away). */
+void nmif__if_end_leases(struct nmif_if_s *i);
 void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff);
 
 /* datapath.c */
@@ -254,6 +260,15 @@ void nmif__queue_reset(nmif__queue_t *q, int is_master);
 /* Records a protocol violation found by a data-path call and wakes the control side, which tears
  * the link down (a flag and an eventfd write: the data path never calls into the socket). */
 void nmif__violation(struct nmif_if_s *i, nmif__queue_t *q, const char *reason);
+
+/* lease.c: the owner's side, socket's thread only */
+int nmif__lease_rx_mode(const nmif_lease_t *l);
+/* Opens the gate for the current connection (i->generation) and tells the lessee. */
+void nmif__lease_open(nmif_lease_t *l);
+/* Closes the gate, waiting for a lessee inside to leave; records why. */
+void nmif__lease_close(nmif_lease_t *l, const char *reason);
+/* Closes the gate for good and drops the interface's reference. */
+void nmif__lease_detach(nmif_lease_t *l, const char *reason);
 
 /* log.c */
 void nmif__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,6 @@
 /* Link state over time: going up, tearing down (the one way a link goes down), the timer that
  * drives handshake deadlines and slave reconnects, and violations data-path threads report. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,9 +12,13 @@ void nmif__link_up(struct nmif_if_s *i) {
   /* A violation reported on the previous connection is settled: it went down for it. */
   atomic_store(&i->violation, 0);
   i->connected = 1;
+  i->generation = i->generation >= INT32_MAX - 1 ? 1 : i->generation + 1;
   i->conn->state = NMIF_CS_CONNECTED;
   i->backoff_ms = s->reconnect_min_ms;
   nmif__if_apply_rx_modes(i);
+  for (uint16_t k = 0; k < i->cfg_rx; k++) /* last: everything a lessee reads is in place */
+    if (i->leases[k])
+      nmif__lease_open(i->leases[k]);
   nmif__timer_rearm(s);
   NMIF_INFO("interface %u (%s): link up, %u rx / %u tx queues, %u slots", (unsigned)i->id,
             i->is_master ? "master" : "slave", nmif__num_rx(i), nmif__num_tx(i),
@@ -28,6 +33,10 @@ void nmif__if_teardown(struct nmif_if_s *i, int cause, const char *reason) {
     return;
   i->in_teardown = 1;
   s->dispatch_depth++;
+  /* First: no lessee may be inside while anything below changes or is unmapped. */
+  for (uint16_t k = 0; k < i->cfg_rx; k++)
+    if (i->leases[k])
+      nmif__lease_close(i->leases[k], reason);
   nmif__conn_t *c = i->conn;
   int was_connected = i->connected;
   snprintf(i->last_reason, sizeof(i->last_reason), "%s", reason);
