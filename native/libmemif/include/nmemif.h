@@ -294,10 +294,18 @@ typedef struct nmif_buf {
 
 /* Receives up to max buffers, whole packets only (a chain is returned entirely or not at
  * all). The buffers stay owned by the caller until released by nmif_rx_release. Returns the
- * number of buffers, -ENOTCONN, -ENOBUFS if the next packet's chain alone is longer than max,
- * or -EPROTO if the peer corrupted the ring (the link goes down; counted in drop_bad_desc).
+ * number of buffers, -ENOTCONN, -ENOBUFS if the next packet is a whole chain longer than max
+ * (nothing is taken: call again with more room; a chain is never longer than the ring, so
+ * max = nmif_ring_details().size always fits), or -EPROTO if the peer broke the protocol: a
+ * corrupted ring, or a chain that does not end within what the peer published, which would
+ * otherwise block the ring for good (the link goes down; counted in drop_bad_desc).
  * Zero-length buffers and unknown descriptor flag bits are passed on (ignored), not errors. */
 NMIF_EXTERN int nmif_rx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t max);
+/* From the queue's data-path thread: refuses what the peer sent on rx queue qid as a violation,
+ * for a receiver that cannot take a legal packet and must not leave it blocking the ring (a
+ * chain longer than it ever takes): the link goes down with a DISCONNECT carrying `reason`
+ * (plus " on rx queue <qid>"), as for violations the library finds itself. */
+NMIF_EXTERN int nmif_rx_refuse(nmif_if_t *iface, uint16_t qid, const char *reason);
 /* Hands the oldest `count` received buffers back to the peer (slave: refills the ring).
  * Returns how many were released. */
 NMIF_EXTERN int nmif_rx_release(nmif_if_t *iface, uint16_t qid, uint16_t count);
