@@ -99,6 +99,13 @@ typedef int (*nmif_fd_update_fn)(int fd, nmif_fd_op_t op, uint32_t events, void 
 
 NMIF_EXTERN int nmif_fd_ready(void *token, uint32_t revents);
 
+/* The one mapping between epoll(7) bits and NMIF_EV_*, for loops built on epoll (the built-in
+ * one, bindings). EPOLLRDHUP, the peer shutting down its sending side, is a hang-up (HUP): for
+ * a control connection nothing more will come, and the library reads on every event anyway
+ * (what is still queued, then the end). EPOLLPRI counts as READ. */
+NMIF_EXTERN uint32_t nmif_events_from_epoll(uint32_t epoll_events);
+NMIF_EXTERN uint32_t nmif_events_to_epoll(uint32_t nmif_events);
+
 /* A small built-in epoll loop for plain C programs: pass nmif_loop_fd_update and the loop
  * as fd_update/fd_update_ctx, then call nmif_loop_run() repeatedly. */
 typedef struct nmif_loop_s nmif_loop_t;
