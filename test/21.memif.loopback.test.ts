@@ -5,7 +5,7 @@
  * layout), in each rx mode.
  */
 import test, { type ExecutionContext } from 'ava';
-import { InvalidArgumentError, NotConnectedError } from '../src/errors';
+import { NotConnectedError } from '../src/errors';
 import { PacketBatch } from '../src/memif/batch';
 import type { RxMode } from '../src/memif/options';
 import { MemifSocket } from '../src/memif/socket';
@@ -130,22 +130,21 @@ test('a ring of 16 slots: 9000-byte packets (5 buffers each) still pass without 
   await bothWays(t, pair, { perQueue: 500, send: { sizes: [9000, 60, 4097] } });
 });
 
-test('rx into a batch smaller than a chain: InvalidArgumentError, and the packet is still there for a larger batch', async (t) => {
+test('rx into a batch smaller than a chain: the batch grows (to the ring size) and the packet comes whole', async (t) => {
   const { master, slave } = await connectedPair(t, modes('polling'));
-  const pkt = makePacket(0, 0, 's2m', [9000]);
-  t.is(slave.send(0, pkt), 1);
+  const pkts = [makePacket(0, 0, 's2m', [60]), makePacket(1, 0, 's2m', [9000]), makePacket(2, 0, 's2m', [60])];
+  t.is(slave.send(0, pkts), 3);
   const small = new PacketBatch(2);
-  const big = new PacketBatch(8);
-  await waitUntil(() => master.details().rings.some((r) => r.direction === 'rx' && r.queue === 0 && r.head !== r.tail), 3000, 'the packet to reach the master rx ring');
-  const err = t.throws(() => master.rx(0, small), { instanceOf: InvalidArgumentError });
-  t.is(err?.code, 'ERR_NMEMIF_INVALID_ARG');
-  t.regex(err?.message ?? '', /larger batch/);
-  t.is(master.rx(0, big), 5);
-  t.is(big.packetLength(0), 9000);
-  const got = new Uint8Array(9000);
-  big.copyPacket(0, got);
-  t.deepEqual(got, pkt);
-  master.refill(0, big);
+  await waitUntil(() => master.details().rings.some((r) => r.direction === 'rx' && r.queue === 0 && r.tail !== r.head), 10000, 'the packets to reach the master rx ring');
+  t.is(master.rx(0, small), 1, 'the packet before the chain first, in the batch as it is');
+  t.is(small.capacity, 2);
+  master.refill(0, small);
+  t.is(master.rx(0, small), 6, 'then the 5-buffer chain and the packet after it');
+  t.is(small.capacity, 1024, 'grown once, to the ring size');
+  t.is(small.packetCount(), 2);
+  t.deepEqual(small.packet(0), pkts[1]);
+  t.deepEqual(small.packet(5), pkts[2]);
+  master.refill(0, small);
 });
 
 test('bursts on a link that is down throw NotConnectedError with the reason', async (t) => {

@@ -7,17 +7,20 @@
  * once-handler is already removed when ours runs, so ours would see no other handler and end
  * the process before the program's asynchronous shutdown finishes.
  */
-import type { MemifSocket } from './socket';
+/** Anything closed at exit (memif sockets). */
+export interface Closeable {
+  close(): void;
+}
 
-const open = new Set<MemifSocket>();
+const open = new Set<Closeable>();
 let installed = false;
 
-export function trackSocket(sock: MemifSocket): void {
+export function trackSocket(sock: Closeable): void {
   open.add(sock);
   if (!installed) install();
 }
 
-export function untrackSocket(sock: MemifSocket): void {
+export function untrackSocket(sock: Closeable): void {
   open.delete(sock);
 }
 

@@ -1,6 +1,6 @@
 /** The TypeScript memif API. */
 export { MemifSocket } from './socket';
-export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type QueueDetails } from './interface';
+export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type InterfaceSocket, type QueueDetails } from './interface';
 export { PacketBatch, WORDS_PER_BUFFER } from './batch';
 export { closeAllSockets } from './cleanup';
 export { type PacketsOptions, type StreamOptions } from './packet-stream';
@@ -15,5 +15,5 @@ export {
   type RxMode,
   type SocketOptions,
 } from './options';
-export { WorkerQueue, attachQueue, type QueueHandle, type WorkerQueueEvents } from './worker-queue';
+export { MemifQueue, attachQueue, type QueueEvents, type QueueHandle } from './queue';
 export { DEVARGS_HELP, parseDevargs, type MemifDevargs } from './devargs';

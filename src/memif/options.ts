@@ -3,6 +3,7 @@
  * messages that say what to fix (every failure is an InvalidArgumentError,
  * code ERR_NMEMIF_INVALID_ARG).
  */
+import { MODES as ABI_MODES } from '../abi';
 import { InvalidArgumentError } from '../errors';
 
 export type Role = 'master' | 'slave';
@@ -16,7 +17,8 @@ export type Mode = 'ethernet' | 'ip' | 'punt-inject';
  */
 export type RxMode = 'interrupt' | 'polling' | 'adaptive';
 
-export const MODES: Record<Mode, number> = { ethernet: 0, ip: 1, 'punt-inject': 2 };
+/** Interface modes by name, with their numbers from the C header. */
+export const MODES: Readonly<Record<Mode, number>> = ABI_MODES;
 
 export interface SocketOptions {
   /** Filesystem path, or '@name' for an abstract socket. Default '/run/vpp/memif.sock'. */
@@ -49,6 +51,9 @@ export interface InterfaceOptions {
   /** Buffer size in bytes, 64..65535 (default 2048; the slave's choice). */
   bufferSize?: number;
   rxMode?: RxMode;
+  /** Also emit 'error' (a ProtocolError) when the peer breaks the protocol and the link goes
+   * down for it (default false: that is a 'disconnect' like any other, with its reason). */
+  errorOnViolation?: boolean;
 }
 
 export interface ResolvedSocketOptions {
@@ -71,6 +76,7 @@ export interface ResolvedInterfaceOptions {
   log2RingSize: number;
   bufferSize: number;
   rxMode: RxMode;
+  errorOnViolation: boolean;
 }
 
 export const DEFAULT_SOCKET_PATH = '/run/vpp/memif.sock';
@@ -95,6 +101,7 @@ export const interfaceDefaults: ResolvedInterfaceOptions = {
   log2RingSize: 10,
   bufferSize: 2048,
   rxMode: 'interrupt',
+  errorOnViolation: false,
 };
 
 function bad(what: string): never {
@@ -166,6 +173,7 @@ export function resolveInterfaceOptions(opts: InterfaceOptions = {}): ResolvedIn
   if (!['interrupt', 'polling', 'adaptive'].includes(o.rxMode)) {
     bad(`rxMode must be "interrupt", "polling" or "adaptive", got ${JSON.stringify(o.rxMode)}`);
   }
+  if (typeof o.errorOnViolation !== 'boolean') bad('errorOnViolation must be a boolean');
   return o as ResolvedInterfaceOptions;
 }
 

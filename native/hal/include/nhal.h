@@ -63,6 +63,10 @@ typedef struct nhal_stats {
   uint64_t v[NHAL_ST_COUNT];
 } nhal_stats_t;
 
+/* The counters' names by index (snake_case; [NHAL_ST_COUNT_USED] and beyond are NULL): the one
+ * list bindings and tools read the order from. */
+extern const char *const nhal_stat_names[NHAL_ST_COUNT];
+
 /* ---- packet batches ------------------------------------------------------------------------ */
 
 typedef struct nhal_seg {
@@ -174,8 +178,12 @@ enum nhal_worker_stat {
   NHAL_WS_PATHS,          /* current number of paths */
   NHAL_WS_PAUSED,         /* 1 while paused */
   NHAL_WS_IRQ_WAKEUPS,    /* sleeps ended by an input's interrupt */
+  NHAL_WS_COUNT_USED,
   NHAL_WS_COUNT = 8
 };
+
+/* Names of the worker counters by index, as nhal_stat_names. */
+extern const char *const nhal_worker_stat_names[NHAL_WS_COUNT];
 
 int nhal_worker_create(nhal_worker_t **out, const nhal_worker_args_t *args);
 /* Stops and joins the thread; ports stay (their users count drops). */

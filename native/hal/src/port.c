@@ -5,6 +5,20 @@
 
 #include "port.h"
 
+const char *const nhal_stat_names[NHAL_ST_COUNT] = {
+    [NHAL_ST_RX_PKTS] = "rx_packets",
+    [NHAL_ST_RX_BYTES] = "rx_bytes",
+    [NHAL_ST_RX_BURSTS] = "rx_bursts",
+    [NHAL_ST_RX_ERRORS] = "rx_errors",
+    [NHAL_ST_TX_PKTS] = "tx_packets",
+    [NHAL_ST_TX_BYTES] = "tx_bytes",
+    [NHAL_ST_DROP_LINK_DOWN] = "drop_link_down",
+    [NHAL_ST_DROP_TX_FULL] = "drop_tx_full",
+    [NHAL_ST_DROP_NO_MBUF] = "drop_no_mbuf",
+    [NHAL_ST_DROP_TOO_BIG] = "drop_too_big",
+    [NHAL_ST_DOWN_POLLS] = "down_polls",
+};
+
 int nhal_port_destroy(nhal_port_t *p) {
   if (!p) return 0;
   if (atomic_load(&p->users) > 0) return -EBUSY;

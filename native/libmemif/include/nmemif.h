@@ -170,7 +170,7 @@ typedef struct nmif_if_args {
   nmif_conn_cb on_connect;
   nmif_disc_cb on_disconnect;
   /* NULL: the library never watches the rx eventfds; the application may wait on
-   * nmif_rx_queue_fd() itself (a worker thread, for instance). */
+   * nmif_rx_queue_fd() itself. (A queue lent to another thread: see queue leases.) */
   nmif_rx_cb on_rx;
   void *user;
 } nmif_if_args_t;
@@ -210,15 +210,11 @@ typedef enum nmif_rx_mode {
 /* Works before and after connect; the mode is kept across reconnects. After switching to
  * interrupt mode, poll the queue once: packets may have arrived while masked. */
 NMIF_EXTERN int nmif_set_rx_mode(nmif_if_t *iface, uint16_t qid, nmif_rx_mode_t mode);
-/* Whether the library watches this rx queue's eventfd in the loop (interrupt mode, with on_rx
- * set); default on. Off: another thread waits on nmif_rx_queue_fd() itself. Kept across
- * reconnects. */
-NMIF_EXTERN int nmif_set_rx_watch(nmif_if_t *iface, uint16_t qid, int watch);
 /* The rx queue's eventfd while connected (owned by the library), else -ENOTCONN. */
 NMIF_EXTERN int nmif_rx_queue_fd(const nmif_if_t *iface, uint16_t qid);
 /* Reads (clears) the rx eventfd; for applications that wait on it themselves. */
 NMIF_EXTERN int nmif_rx_queue_ack(nmif_if_t *iface, uint16_t qid);
-/* For a data-path thread that polls and sleeps on nmif_rx_queue_fd() when idle (watch off):
+/* For a data-path thread that polls and sleeps on the rx eventfd when idle (a polling lessee):
  * arm = 1 asks the peer to signal after its bursts (clears MASK_INT) and returns how many
  * buffers are already waiting (sleep only on 0); arm = 0 masks again (polling). From the
  * queue's data-path thread only; a reconnect restores the mode of nmif_set_rx_mode. */

@@ -65,11 +65,10 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
     }
   }
   i->rx_mode = calloc(i->cfg_rx, sizeof(*i->rx_mode));
-  i->rx_nowatch = calloc(i->cfg_rx, sizeof(*i->rx_nowatch));
   i->rx_stats = calloc(i->cfg_rx, sizeof(*i->rx_stats));
   i->leases = calloc(i->cfg_rx, sizeof(*i->leases));
   i->tx_stats = calloc(i->cfg_tx, sizeof(*i->tx_stats));
-  if (!i->rx_mode || !i->rx_nowatch || !i->rx_stats || !i->tx_stats || !i->leases) {
+  if (!i->rx_mode || !i->rx_stats || !i->tx_stats || !i->leases) {
     nmif__if_free(i);
     return NMIF_ENOMEM;
   }
@@ -99,7 +98,6 @@ void nmif__if_free(struct nmif_if_s *i) {
   nmif__if_release_queues(i);
   free(i->leases);
   free(i->rx_mode);
-  free(i->rx_nowatch);
   free(i->rx_stats);
   free(i->tx_stats);
   free(i);
@@ -220,7 +218,7 @@ void nmif__if_apply_rx_mode(struct nmif_if_s *i, uint16_t qid) {
   int polling = mode == NMIF_RX_POLLING;
   /* We are this ring's receiver, so its flags word is ours to write. */
   nmif__write_once16(&q->ring->flags, polling ? NMIF_RING_MASK_INT : 0);
-  int want_watch = !lease && !polling && i->on_rx && !i->rx_nowatch[qid];
+  int want_watch = !lease && !polling && i->on_rx;
   if (want_watch && !q->irq_ent)
     nmif__watch(i->sock, q->irq_fd, NMIF_FDK_IRQ, i, qid, &q->irq_ent);
   else if (!want_watch && q->irq_ent)
@@ -238,17 +236,6 @@ int nmif_set_rx_mode(nmif_if_t *i, uint16_t qid, nmif_rx_mode_t mode) {
   if (qid >= i->cfg_rx)
     return NMIF_ERANGE;
   i->rx_mode[qid] = (uint8_t)mode;
-  if (i->connected && qid < nmif__num_rx(i))
-    nmif__if_apply_rx_mode(i, qid);
-  return 0;
-}
-
-int nmif_set_rx_watch(nmif_if_t *i, uint16_t qid, int watch) {
-  if (!i)
-    return NMIF_EINVAL;
-  if (qid >= i->cfg_rx)
-    return NMIF_ERANGE;
-  i->rx_nowatch[qid] = (uint8_t)!watch;
   if (i->connected && qid < nmif__num_rx(i))
     nmif__if_apply_rx_mode(i, qid);
   return 0;

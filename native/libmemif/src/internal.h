@@ -124,7 +124,6 @@ struct nmif_if_s {
   nmif_rx_cb on_rx;
   void *user;
   uint8_t *rx_mode;              /* per configured rx queue, kept across reconnects */
-  uint8_t *rx_nowatch;           /* per configured rx queue: 1 = someone else waits on the fd */
   nmif_stats_t *rx_stats;        /* per configured queue, kept across reconnects */
   nmif_lease_t **leases;         /* per configured rx queue: the queue pair's lease, or NULL */
   nmif_stats_t *tx_stats;
