@@ -321,7 +321,8 @@ NMIF_EXTERN int nmif_tx_alloc(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, 
  * A trailing chain (last buffer with NEXT) is not sent. Signals the peer once if it asked for
  * interrupts. Returns the number of buffers sent. */
 NMIF_EXTERN int nmif_tx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t count);
-/* Copies packets into the ring (chaining across buffers as needed) and publishes them.
+/* Copies packets into the ring (chaining across buffers as needed) and publishes them; like
+ * nmif_tx_burst, it drops reservations of an earlier nmif_tx_alloc that were not sent.
  * Returns the number of packets consumed: sent, or dropped because they can never fit (empty,
  * or more than 256 buffers; counted in drop_too_big). Stops at the first that does not fit
  * now (ring full; counted in ring_full). A packet not taken is the caller's to retry or drop. */

@@ -256,8 +256,8 @@ int nmif_rx_arm(nmif_if_t *i, uint16_t qid, int arm) {
 }
 
 int nmif_rx_release(nmif_if_t *i, uint16_t qid, uint16_t count) {
-  if (!i->connected)
-    return NMIF_ENOTCONN;
+  if (!link_ok(i))
+    return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
   if (qid >= nmif__num_rx(i))
     return NMIF_ERANGE;
   nmif__queue_t *q = nmif__rxq(i, qid);
@@ -411,6 +411,10 @@ int nmif_tx_copy(nmif_if_t *i, uint16_t qid, const void *const *pkts, const uint
                  uint16_t count) {
   nmif_buf_t bufs[COPY_CHUNK];
   uint16_t done = 0;
+  if (link_ok(i) && qid < nmif__num_tx(i)) {
+    nmif__queue_t *q = nmif__txq(i, qid);
+    q->alloc = q->own; /* a send is a tx burst: earlier reservations not sent are dropped */
+  }
   while (done < count) {
     int nb = nmif_tx_alloc(i, qid, bufs, COPY_CHUNK);
     if (nb < 0)

@@ -159,17 +159,17 @@ void nmif__lease_open(nmif_lease_t *l) {
 
 void nmif__lease_close(nmif_lease_t *l, const char *reason) {
   int was_open = atomic_load(&l->open_gen) != 0;
+  set_reason(l, reason); /* first: a lessee that finds the gate closed reads why */
   gate_close(l);
-  set_reason(l, reason);
   if (was_open) /* a failed handshake changes nothing a lessee could use */
     nmif__efd_signal(l->event_fd);
 }
 
 void nmif__lease_detach(nmif_lease_t *l, const char *reason) {
   struct nmif_if_s *i = l->iface;
+  set_reason(l, reason);
   atomic_store(&l->ended, 1);
   gate_close(l);
-  set_reason(l, reason);
   nmif__efd_signal(l->event_fd);
   i->leases[l->qid] = NULL;
   l->iface = NULL;
