@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "loop_pair.h"
 #include "nmemif.h"
 #include "wire.h"
 
@@ -19,38 +19,7 @@
 
 static nmif_loop_t *loop;
 
-typedef struct side {
-  nmif_if_t *iface;
-  int connected;
-  char reason[NMIF_REASON_MAX];
-} side_t;
-
 static side_t master, slave;
-
-static void on_connect(nmif_if_t *i, void *u) { ((side_t *)u)->connected = 1; }
-static void on_disconnect(nmif_if_t *i, const char *reason, void *u) {
-  side_t *s = u;
-  s->connected = 0;
-  snprintf(s->reason, sizeof(s->reason), "%s", reason);
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-#define RUN_UNTIL(cond, what)                                                               \
-  do {                                                                                      \
-    double end_ = now_ms() + 30000;                                                         \
-    while (!(cond)) {                                                                       \
-      if (now_ms() > end_) {                                                                \
-        fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, what);    \
-        exit(1);                                                                            \
-      }                                                                                     \
-      nmif_loop_run(loop, 5);                                                               \
-    }                                                                                       \
-  } while (0)
 
 static uint8_t pattern(int k, int j) { return (uint8_t)(k * 7 + j * 13 + 1); }
 
@@ -73,7 +42,7 @@ static void send_chain(nmif_if_t *tx) {
 static void receive_chain(nmif_if_t *rx) {
   static nmif_buf_t b[1024];
   int n;
-  RUN_UNTIL((n = nmif_rx_burst(rx, 0, b, 64)) != 0, "the packets");
+  RUN_UNTIL(loop, (n = nmif_rx_burst(rx, 0, b, 64)) != 0, "the packets");
   CHECK_EQ(n, 1); /* the packet before the chain; the chain waits */
   CHECK_EQ(b[0].len, 60);
   CHECK_EQ(nmif_rx_release(rx, 0, 1), 1);
@@ -119,29 +88,23 @@ static void expect_violation(side_t *victim, side_t *peer, const char *want) {
   nmif_details_t d;
   CHECK_OK(nmif_if_details(victim->iface, &d));
   CHECK_EQ(d.last_down_cause, NMIF_DOWN_VIOLATION);
-  RUN_UNTIL(!peer->connected, "the DISCONNECT at the peer");
+  RUN_UNTIL(loop, !peer->connected, "the DISCONNECT at the peer");
   CHECK(strcmp(peer->reason, want) == 0);
-  RUN_UNTIL(master.connected && slave.connected, "the next connection");
+  RUN_UNTIL(loop, master.connected && slave.connected, "the next connection");
 }
 
 int main(void) {
-  char dir[] = "/tmp/nmif-chain-XXXXXX", path[128];
-  CHECK(mkdtemp(dir));
-  snprintf(path, sizeof(path), "%s/chain.sock", dir);
-  CHECK_OK(nmif_loop_create(&loop));
-  nmif_socket_args_t sa = {.path = path, .fd_update = nmif_loop_fd_update, .fd_update_ctx = loop,
-                           .reconnect_min_ms = 10, .reconnect_max_ms = 50,
-                           .handshake_timeout_ms = 30000};
-  nmif_socket_t *ms, *ss;
-  CHECK_OK(nmif_socket_create(&ms, &sa));
-  CHECK_OK(nmif_socket_create(&ss, &sa));
+  pair_env_t env;
+  pair_env_open(&env, "chain");
+  loop = env.loop;
+  nmif_socket_t *ms = env.ms, *ss = env.ss;
   nmif_if_args_t ia = {.id = 1, .is_master = 1, .log2_ring_size = 10, .buffer_size = BSIZE,
-                       .on_connect = on_connect, .on_disconnect = on_disconnect, .user = &master};
+                       .on_connect = side_on_connect, .on_disconnect = side_on_disconnect, .user = &master};
   CHECK_OK(nmif_if_create(ms, &master.iface, &ia));
   ia.is_master = 0;
   ia.user = &slave;
   CHECK_OK(nmif_if_create(ss, &slave.iface, &ia));
-  RUN_UNTIL(master.connected && slave.connected, "the link");
+  RUN_UNTIL(loop, master.connected && slave.connected, "the link");
 
   send_chain(slave.iface);
   receive_chain(master.iface);
@@ -160,20 +123,17 @@ int main(void) {
   receive_chain(master.iface);
   send_chain(master.iface);
   static nmif_buf_t b[64];
-  RUN_UNTIL(nmif_rx_burst(slave.iface, 0, b, 64) == 1, "the single packet");
+  RUN_UNTIL(loop, nmif_rx_burst(slave.iface, 0, b, 64) == 1, "the single packet");
   nmif_rx_release(slave.iface, 0, 1);
   CHECK_EQ(nmif_rx_burst(slave.iface, 0, b, 64), NMIF_ENOBUFS);
   CHECK_OK(nmif_rx_refuse(slave.iface, 0, "chain longer than 64 buffers"));
   CHECK_EQ(nmif_rx_burst(slave.iface, 0, b, 64), NMIF_EPROTO);
-  RUN_UNTIL(!master.connected && !slave.connected, "the refusal to take the link down");
+  RUN_UNTIL(loop, !master.connected && !slave.connected, "the refusal to take the link down");
   CHECK(strcmp(master.reason, "chain longer than 64 buffers on rx queue 0") == 0);
-  RUN_UNTIL(master.connected && slave.connected, "the connection after the refusal");
+  RUN_UNTIL(loop, master.connected && slave.connected, "the connection after the refusal");
   printf("a refused chain: \"%s\"\n", master.reason);
 
-  CHECK_OK(nmif_socket_destroy(ss));
-  CHECK_OK(nmif_socket_destroy(ms));
-  nmif_loop_destroy(loop);
-  rmdir(dir);
+  pair_env_close(&env);
   printf("chain: ok\n");
   return 0;
 }

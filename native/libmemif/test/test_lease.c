@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "loop_pair.h"
 #include "nmemif.h"
 
 #define BURST 64
@@ -23,41 +23,7 @@
 
 static nmif_loop_t *loop;
 
-typedef struct side {
-  nmif_if_t *iface;
-  int connected;
-  int rx_events[2];
-  char reason[NMIF_REASON_MAX];
-} side_t;
-
 static side_t master, slave;
-
-static void on_connect(nmif_if_t *i, void *u) { ((side_t *)u)->connected = 1; }
-static void on_disconnect(nmif_if_t *i, const char *reason, void *u) {
-  side_t *s = u;
-  s->connected = 0;
-  snprintf(s->reason, sizeof(s->reason), "%s", reason);
-}
-static void on_rx(nmif_if_t *i, uint16_t qid, void *u) { ((side_t *)u)->rx_events[qid]++; }
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Runs the loop until cond() holds; fails after a generous bound (a loaded machine is slow). */
-#define RUN_UNTIL(cond, what)                                                               \
-  do {                                                                                      \
-    double end_ = now_ms() + 30000;                                                         \
-    while (!(cond)) {                                                                       \
-      if (now_ms() > end_) {                                                                \
-        fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, what);    \
-        exit(1);                                                                            \
-      }                                                                                     \
-      nmif_loop_run(loop, 5);                                                               \
-    }                                                                                       \
-  } while (0)
 
 /* ---- the lessee thread -------------------------------------------------------------------- */
 
@@ -203,18 +169,12 @@ static uint16_t rx_ring_flags(nmif_if_t *i, uint16_t qid) {
 }
 
 int main(void) {
-  char dir[] = "/tmp/nmif-lease-XXXXXX", path[128];
-  CHECK(mkdtemp(dir));
-  snprintf(path, sizeof(path), "%s/lease.sock", dir);
-  CHECK_OK(nmif_loop_create(&loop));
-  nmif_socket_args_t sa = {.path = path, .fd_update = nmif_loop_fd_update, .fd_update_ctx = loop,
-                           .reconnect_min_ms = 10, .reconnect_max_ms = 50,
-                           .handshake_timeout_ms = 30000};
-  nmif_socket_t *ms, *ss;
-  CHECK_OK(nmif_socket_create(&ms, &sa));
-  CHECK_OK(nmif_socket_create(&ss, &sa));
+  pair_env_t env;
+  pair_env_open(&env, "lease");
+  loop = env.loop;
+  nmif_socket_t *ms = env.ms, *ss = env.ss;
   nmif_if_args_t ia = {.id = 3, .is_master = 1, .rx_queues = 2, .tx_queues = 2,
-                       .on_connect = on_connect, .on_disconnect = on_disconnect, .on_rx = on_rx,
+                       .on_connect = side_on_connect, .on_disconnect = side_on_disconnect, .on_rx = side_on_rx,
                        .user = &master};
   CHECK_OK(nmif_if_create(ms, &master.iface, &ia));
 
@@ -236,17 +196,17 @@ int main(void) {
   ia.user = &slave;
   ia.buffer_size = 256;
   CHECK_OK(nmif_if_create(ss, &slave.iface, &ia));
-  RUN_UNTIL(master.connected && slave.connected, "the link");
-  RUN_UNTIL(atomic_load(&x.gens) == 1, "the lessee to map the first connection");
+  RUN_UNTIL(loop, master.connected && slave.connected, "the link");
+  RUN_UNTIL(loop, atomic_load(&x.gens) == 1, "the lessee to map the first connection");
 
   /* 1. The leased queue's packets reach the lessee only; queue 1 stays the main thread's. */
   CHECK_EQ(rx_ring_flags(master.iface, 0), 0); /* INTERRUPT: the peer signals the lessee */
   send_packets(slave.iface, 0, 20000);
   send_packets(slave.iface, 1, 1000);
   int main_got = 0;
-  RUN_UNTIL((main_got += drain_main(1)) == 1000 && atomic_load(&x.got) == 20000,
+  RUN_UNTIL(loop, (main_got += drain_main(1)) == 1000 && atomic_load(&x.got) == 20000,
             "20000 packets at the lessee and 1000 on the main thread");
-  RUN_UNTIL(master.rx_events[1] > 0, "on_rx for queue 1"); /* drained before dispatched */
+  RUN_UNTIL(loop, master.rx_events[1] > 0, "on_rx for queue 1"); /* drained before dispatched */
   CHECK_EQ(master.rx_events[0], 0);
   CHECK_EQ(atomic_load(&x.errors), 0);
   printf("traffic: lessee 20000, main thread 1000, on_rx for the leased queue: 0\n");
@@ -254,10 +214,10 @@ int main(void) {
   /* 2. Link bounces while the lessee bursts: the gate keeps it out of unmapped memory. */
   for (int k = 0; k < 20; k++) {
     CHECK_OK(nmif_if_disconnect(slave.iface, "bounce"));
-    RUN_UNTIL(master.connected && slave.connected, "the slave to reconnect");
+    RUN_UNTIL(loop, master.connected && slave.connected, "the slave to reconnect");
     unsigned long before = atomic_load(&x.got);
     send_packets(slave.iface, 0, 100);
-    RUN_UNTIL(atomic_load(&x.got) == before + 100, "the lessee to get 100 packets after a bounce");
+    RUN_UNTIL(loop, atomic_load(&x.got) == before + 100, "the lessee to get 100 packets after a bounce");
   }
   CHECK_OK(nmif_lease_state(x.lease, &st));
   CHECK(st.up && !st.ended);
@@ -277,7 +237,7 @@ int main(void) {
   int polled = 0;
   int gen = nmif_lease_enter(poll_lease); /* the main thread as the lessee */
   CHECK(gen > 0);
-  RUN_UNTIL((polled += drain_main(1)) == 50, "the polling lessee to find 50 packets");
+  RUN_UNTIL(loop, (polled += drain_main(1)) == 50, "the polling lessee to find 50 packets");
   nmif_lease_leave(poll_lease);
   CHECK_EQ(master.rx_events[1], events_before); /* no on_rx for a leased queue */
   CHECK_OK(nmif_lease_end(poll_lease));
@@ -287,8 +247,8 @@ int main(void) {
   CHECK(st.ended);
   nmif_lease_unref(poll_lease);
   send_packets(slave.iface, 1, 10);
-  RUN_UNTIL(master.rx_events[1] > events_before, "on_rx for the queue given back");
-  RUN_UNTIL((main_got = drain_main(1)) == 10, "10 packets on the queue given back");
+  RUN_UNTIL(loop, master.rx_events[1] > events_before, "on_rx for the queue given back");
+  RUN_UNTIL(loop, (main_got = drain_main(1)) == 10, "10 packets on the queue given back");
 
   /* 4. A violation found by the lessee: the link goes down with the reason, cause VIOLATION,
    * and the next connection works. The slave's S2M ring is the master's rx queue 0. */
@@ -301,7 +261,7 @@ int main(void) {
   __atomic_store_n(head, (uint16_t)(rd.head + 5000), __ATOMIC_RELEASE);
   uint64_t one = 1;
   CHECK(write(rd.irq_fd, &one, sizeof(one)) == sizeof(one)); /* wake the lessee */
-  RUN_UNTIL(!master.connected && !slave.connected, "the violation to take the link down");
+  RUN_UNTIL(loop, !master.connected && !slave.connected, "the violation to take the link down");
   CHECK(atomic_load(&x.violations) >= 1);
   CHECK(strstr(x.violation, "head out of range on rx queue 0") != NULL);
   CHECK(strcmp(master.reason, x.violation) == 0);
@@ -312,11 +272,11 @@ int main(void) {
   CHECK_OK(nmif_if_details(slave.iface, &d));
   CHECK_EQ(d.last_down_cause, NMIF_DOWN_PEER);
   printf("violation: \"%s\"\n", x.violation);
-  RUN_UNTIL(master.connected && slave.connected, "the next connection");
+  RUN_UNTIL(loop, master.connected && slave.connected, "the next connection");
   CHECK(nmif_if_violation(master.iface) == NULL);
   unsigned long before = atomic_load(&x.got);
   send_packets(slave.iface, 0, 100);
-  RUN_UNTIL(atomic_load(&x.got) == before + 100, "the lessee to get 100 packets on the next connection");
+  RUN_UNTIL(loop, atomic_load(&x.got) == before + 100, "the lessee to get 100 packets on the next connection");
 
   /* 5. The lease outlives its interface, closed for good. */
   int gens = atomic_load(&x.gens);
@@ -334,10 +294,7 @@ int main(void) {
   nmif_lease_unref(x.lease);
   printf("the lease outlived its interface: ended, enter refused\n");
 
-  CHECK_OK(nmif_socket_destroy(ss));
-  CHECK_OK(nmif_socket_destroy(ms));
-  nmif_loop_destroy(loop);
-  rmdir(dir);
+  pair_env_close(&env);
   printf("lease: ok\n");
   return 0;
 }
