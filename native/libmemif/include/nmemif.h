@@ -11,8 +11,9 @@
  *
  * Threading: all control calls (socket, interface, fd handler) of one socket must come from
  * one thread. Each queue's data-path calls (rx_burst, refill, tx_*) must come from a single
- * thread at a time, which may differ per queue. on_disconnect runs before the shared memory
- * is unmapped, so an application with data-path threads can stop them from that callback.
+ * thread at a time, which may differ per queue. To run a queue pair in another thread, lease
+ * it (nmif_lease_create, below): the library then keeps that thread out of the memory while it
+ * tears the link down, with no help from the application.
  */
 #ifndef NMEMIF_H
 #define NMEMIF_H
