@@ -23,7 +23,7 @@ import { logger } from '../nstack/log';
 import { PacketBatch } from './batch';
 import type { PacketsOptions, StreamOptions } from './packet-stream';
 import { MODES, type InterfaceOptions, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
-import { MemifQueue, queueLink, queueRx, type QueueHandle, type QueueHost } from './queue';
+import { MemifQueue, queueBlock, queueLink, queueRx, type QueueHandle, type QueueHost } from './queue';
 import { RxScheduler } from './rx-scheduler';
 
 const log = logger('memif');
@@ -79,7 +79,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   #rxConnected = 0;
   #ringSize = 0;
   #rx: RxScheduler;
-  #queues: (MemifQueue | undefined)[] = [];
+  #queues: (MemifQueue | undefined)[];
   /** Queue pairs lent to other threads, by queue. */
   #leases = new Map<number, NativeMemifLease>();
   readonly #host: QueueHost;
@@ -105,6 +105,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       interrupts: true,
     });
     this.#handle = this.#native.handle;
+    this.#queues = new Array(Math.max(options.rxQueues, options.txQueues)).fill(undefined);
     this.#rx = new RxScheduler(options.rxQueues, options.rxMode, {
       active: () => this.#connected,
       connectedQueues: () => this.#rxConnected,
@@ -115,17 +116,13 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     const self = this;
     this.#host = {
       id: this.id,
-      get closed() {
-        return self.#native === null;
-      },
       get lastDisconnectReason() {
         return self.#lastReason;
       },
       regions: () => this.#regionViews(),
-      lent: (q) => this.#leases.has(q),
       flushEvents: () => this.socket.flushEvents(),
-      received: (q) => this.#rx.received(q),
       ringSize: () => this.#ringSize,
+      busy: this.#rx.busy,
     };
   }
 
@@ -156,28 +153,28 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   }
 
   rx(queue: number, batch: PacketBatch): number {
-    return this.#queue('rx', queue, this.options.rxQueues).rx(batch);
+    return (this.#queues[queue] ?? this.#queue('rx', queue, this.options.rxQueues)).rx(batch);
   }
 
   refill(queue: number, what: PacketBatch | number): number {
-    return this.#queue('refill', queue, this.options.rxQueues).refill(what);
+    return (this.#queues[queue] ?? this.#queue('refill', queue, this.options.rxQueues)).refill(what);
   }
 
   alloc(queue: number, batch: PacketBatch, max = batch.capacity): number {
-    return this.#queue('alloc', queue, this.options.txQueues).alloc(batch, max);
+    return (this.#queues[queue] ?? this.#queue('alloc', queue, this.options.txQueues)).alloc(batch, max);
   }
 
   tx(queue: number, batch: PacketBatch, count = batch.count): number {
-    return this.#queue('tx', queue, this.options.txQueues).tx(batch, count);
+    return (this.#queues[queue] ?? this.#queue('tx', queue, this.options.txQueues)).tx(batch, count);
   }
 
   swap(rxQueue: number, txQueue: number, batch: PacketBatch, count = batch.count): number {
-    this.#queue('swap', txQueue, this.options.txQueues);
-    return this.#queue('swap', rxQueue, this.options.rxQueues).swap(batch, count, txQueue);
+    if (txQueue !== rxQueue) this.#queue('swap', txQueue, this.options.txQueues);
+    return (this.#queues[rxQueue] ?? this.#queue('swap', rxQueue, this.options.rxQueues)).swap(batch, count, txQueue);
   }
 
   send(queue: number, data: Uint8Array | Uint8Array[]): number {
-    return this.#queue('send', queue, this.options.txQueues).send(data);
+    return (this.#queues[queue] ?? this.#queue('send', queue, this.options.txQueues)).send(data);
   }
 
   /** Async iterator of received packets on `queue` (see packet-stream.ts for view lifetimes). */
@@ -218,6 +215,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     const lease = new native.MemifLease(nat, queue, rxMode === 'polling' ? RX_MODES.POLLING : RX_MODES.INTERRUPT);
     this.#leases.set(queue, lease);
     this.#rx.release(queue);
+    const q = this.#queues[queue];
+    if (q !== undefined) queueBlock(q, true, false);
     return lease;
   }
 
@@ -228,6 +227,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#live('reclaimQueue');
     lease.end();
     this.#leases.delete(queue);
+    const q = this.#queues[queue];
+    if (q !== undefined) queueBlock(q, false, false);
     if (this.#connected) this.#rx.apply(queue);
   }
 
@@ -292,7 +293,11 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#rx.stop();
     this.#leases.clear(); // libmemif ended them with the interface
     this.#onClose(this);
-    for (const q of this.#queues) q?.emit('close');
+    for (const q of this.#queues) {
+      if (q === undefined) continue;
+      queueBlock(q, false, true);
+      q.emit('close');
+    }
     this.emit('close');
   }
 
@@ -345,15 +350,17 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#regions;
   }
 
+  /** The queue object (created on first use), after the checks of a call on it. */
   #queue(what: string, queue: number, count: number): MemifQueue {
+    const nat = this.#live(what);
     const q = this.#queues[queue];
     if (q !== undefined) return q;
-    const nat = this.#live(what);
     if (!(Number.isInteger(queue) && queue >= 0 && queue < count)) {
       throw new InvalidArgumentError(`${what}: queue must be an integer from 0 to ${count - 1}, got ${String(queue)}`);
     }
     const created = new MemifQueue(new native.MemifQueue(nat, queue), queue, this.id, this.#host, null);
     if (this.#connected) queueLink(created, true, '');
+    if (this.#leases.has(queue)) queueBlock(created, true, false);
     this.#queues[queue] = created;
     return created;
   }

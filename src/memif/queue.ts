@@ -54,18 +54,23 @@ export interface QueueHandle {
 /** @internal what a queue in the interface's own thread needs from its interface. */
 export interface QueueHost {
   readonly id: number;
-  readonly closed: boolean;
   readonly lastDisconnectReason: string;
   /** The interface's regions for the current connection. */
   regions(): readonly Uint8Array[];
-  /** The queue is lent to another thread. */
-  lent(queue: number): boolean;
   /** Delivers link events the native side queued during the last call. */
   flushEvents(): void;
-  /** rx() found packets (adaptive rx mode keeps polling while it does). */
-  received(queue: number): void;
   /** The rx ring's size on the current connection. */
   ringSize(): number;
+  /** Set to 1 by rx() when it found packets (adaptive rx mode polls while they come). */
+  readonly busy: Uint8Array;
+}
+
+/** Why a queue's calls are refused before they reach the native side. */
+const enum Block {
+  None = 0,
+  Closed = 1,
+  InterfaceClosed = 2,
+  Lent = 3,
 }
 
 const ENOTCONN = ERRORS.ENOTCONN;
@@ -75,10 +80,16 @@ const ESTALE = ERRORS.ESTALE;
 
 const kLink = Symbol('link');
 const kRx = Symbol('rx');
+const kBlock = Symbol('block');
 
 /** @internal the interface reports a link change to its queue. */
 export function queueLink(q: MemifQueue, up: boolean, reason: string): void {
   q[kLink](up, reason);
+}
+
+/** @internal the interface lent the queue to another thread (or took it back), or closed. */
+export function queueBlock(q: MemifQueue, lent: boolean, closed: boolean): void {
+  q[kBlock](closed ? Block.InterfaceClosed : lent ? Block.Lent : Block.None);
 }
 
 /** @internal the interface reports an 'rx' for the queue. */
@@ -93,13 +104,15 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   #nat: NativeMemifQueue | null;
   readonly #host: QueueHost | null;
   #connected = false;
+  #block = Block.None;
+  /** Region views of the current connection (null: fetch on first use). */
+  #regions: readonly Uint8Array[] | null = null;
   // Through a lease (another thread):
   #engine: Engine | null = null;
   #gen = 0;
   #announced = 0;
   #rxFd = -1;
   #eventFd = -1;
-  #regions: readonly Uint8Array[] = [];
 
   /** @internal use iface.queue(q), or attachQueue(handle) in a worker. */
   constructor(nat: NativeMemifQueue, queue: number, interfaceId: number, host: QueueHost | null, engine: Engine | null) {
@@ -125,7 +138,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   }
 
   get closed(): boolean {
-    return this.#nat === null || (this.#host !== null && this.#host.closed);
+    return this.#block === Block.Closed || this.#block === Block.InterfaceClosed;
   }
 
   // ---- data path -----------------------------------------------------------------------------
@@ -138,8 +151,8 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     if (n < 0) n = this.#retry(n, 'rx', () => this.#rxGrow(nat, batch));
     batch.count = n;
     if (n > 0) {
-      batch.bindRegions(this.#regionViews());
-      this.#host?.received(this.queue);
+      batch.bindRegions(this.#regions ?? this.#loadRegions());
+      if (this.#host !== null) this.#host.busy[this.queue] = 1;
     }
     return n;
   }
@@ -161,7 +174,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     let n = nat.txAlloc(batch.words, m);
     if (n < 0) n = this.#retry(n, 'alloc', () => nat.txAlloc(batch.words, m));
     batch.count = n;
-    if (n > 0) batch.bindRegions(this.#regionViews());
+    if (n > 0) batch.bindRegions(this.#regions ?? this.#loadRegions());
     return n;
   }
 
@@ -223,6 +236,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     this.#engine?.unwatch(this.#eventFd);
     nat.close();
     this.#nat = null;
+    this.#block = Block.Closed;
     this.#connected = false;
     this.emit('close');
   }
@@ -230,6 +244,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   // ---- link state ------------------------------------------------------------------------------
 
   [kLink](up: boolean, reason: string): void {
+    this.#regions = null; // a new connection, or none: its memory is another
     if (up === this.#connected) return;
     this.#connected = up;
     if (up) {
@@ -241,6 +256,11 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
 
   [kRx](): void {
     this.emit('rx');
+  }
+
+  [kBlock](block: Block): void {
+    this.#block = block;
+    if (block === Block.InterfaceClosed) this.#connected = false;
   }
 
   /** Lessee: follows the lease after a link event (maps a new connection, announces it). */
@@ -277,7 +297,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     } else if (gen <= 0) {
       this.#unwatchRx();
       this.#gen = 0;
-      this.#regions = [];
+      this.#regions = null;
     }
     return gen;
   }
@@ -290,20 +310,23 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   // ---- internals ---------------------------------------------------------------------------------
 
   #ready(what: string): NativeMemifQueue {
-    const nat = this.#nat;
-    const host = this.#host;
-    if (nat === null) throw new ClosedError(`${what}: queue ${this.queue} is closed`);
-    if (host !== null) {
-      if (host.closed) throw new ClosedError(`${what}: interface ${host.id} is closed`);
-      if (host.lent(this.queue)) {
-        throw new InvalidStateError(`${what}: queue ${this.queue} is owned by another thread; reclaimQueue(${this.queue}) first`);
-      }
-    }
-    return nat;
+    if (this.#block !== Block.None) throw this.#blocked(what);
+    return this.#nat!;
   }
 
-  #regionViews(): readonly Uint8Array[] {
-    return this.#host !== null ? this.#host.regions() : this.#regions;
+  #blocked(what: string): Error {
+    if (this.#block === Block.Lent) {
+      return new InvalidStateError(`${what}: queue ${this.queue} is owned by another thread; reclaimQueue(${this.queue}) first`);
+    }
+    if (this.#block === Block.InterfaceClosed) return new ClosedError(`${what}: interface ${this.interfaceId} is closed`);
+    return new ClosedError(`${what}: queue ${this.queue} is closed`);
+  }
+
+  #loadRegions(): readonly Uint8Array[] {
+    // Lessee: mapped by #map() (empty until then); here: the interface's, per connection.
+    const r = this.#host !== null ? this.#host.regions() : [];
+    this.#regions = r;
+    return r;
   }
 
   /** rx found a chain longer than the batch: grow it to the ring size (no chain is longer). */

@@ -31,15 +31,15 @@ export class RxScheduler {
   /** Queues polled on each loop turn (polling mode, or adaptive while busy). */
   readonly #polled = new Set<number>();
   readonly #idle: number[];
-  /** rx() returned packets since the last poll tick (adaptive: busy). */
-  readonly #busy: boolean[];
+  /** rx() returned packets since the last poll tick (adaptive: busy); rx() sets it. */
+  readonly busy: Uint8Array;
   #timer: NodeJS.Immediate | null = null;
 
   constructor(queues: number, mode: RxMode, target: RxTarget) {
     this.#target = target;
     this.#modes = new Array(queues).fill(mode);
     this.#idle = new Array(queues).fill(0);
-    this.#busy = new Array(queues).fill(false);
+    this.busy = new Uint8Array(queues);
   }
 
   mode(queue: number): RxMode {
@@ -78,11 +78,6 @@ export class RxScheduler {
     if (this.#modes[queue] === 'adaptive' && !this.#polled.has(queue)) this.#startPolling(queue);
   }
 
-  /** rx() found packets on the queue. */
-  received(queue: number): void {
-    this.#busy[queue] = true;
-  }
-
   /** The queue is lent to another thread: stop looking at it. */
   release(queue: number): void {
     this.#polled.delete(queue);
@@ -110,8 +105,8 @@ export class RxScheduler {
     const t = this.#target;
     if (!t.active()) return;
     for (const q of this.#polled) {
-      this.#idle[q] = this.#busy[q] ? 0 : this.#idle[q] + 1;
-      this.#busy[q] = false;
+      this.#idle[q] = this.busy[q] ? 0 : this.#idle[q] + 1;
+      this.busy[q] = 0;
       if (this.#modes[q] === 'adaptive' && this.#idle[q] >= ADAPTIVE_IDLE_POLLS) {
         this.#polled.delete(q);
         t.mask(q, false);
