@@ -57,6 +57,7 @@ async function sendNumbered(iface: MemifInterface, queue: number, first: number,
 test('a transferred queue is served by the worker alone; other queues stay on the main thread', async (t) => {
   const { master, slave } = await connectedPair(t, { shared: { rxQueues: 2, txQueues: 2 } });
   const handle = master.transferQueue(1);
+  t.deepEqual(master.transferQueue(1), handle, 'transferring again gives the same handle');
   const w = startWorker(handle);
   t.teardown(() => w.worker.terminate());
   await w.next('ready');

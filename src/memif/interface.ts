@@ -80,8 +80,9 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   #ringSize = 0;
   #rx: RxScheduler;
   #queues: (MemifQueue | undefined)[];
-  /** Queue pairs lent to other threads, by queue. */
+  /** Queue pairs lent to other threads, by queue; those lent to worker_threads. */
   #leases = new Map<number, NativeMemifLease>();
+  #transferred = new Set<number>();
   readonly #host: QueueHost;
 
   /** @internal use socket.createInterface() */
@@ -196,8 +197,11 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
    * peer signals the worker directly, and link changes wake it through libmemif's lease.
    */
   transferQueue(queue: number): QueueHandle {
-    const key = this.leaseQueue(queue, 'interrupt').handoff();
-    return { kind: 'nmemif-queue', key, queue, interfaceId: this.id };
+    const lent = this.#leases.get(queue);
+    // Again for a queue already transferred: the same handle (e.g. for a worker started anew).
+    const lease = lent !== undefined && this.#transferred.has(queue) ? lent : this.leaseQueue(queue, 'interrupt');
+    this.#transferred.add(queue);
+    return { kind: 'nmemif-queue', key: lease.handoff(), queue, interfaceId: this.id };
   }
 
   /**
@@ -227,6 +231,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#live('reclaimQueue');
     lease.end();
     this.#leases.delete(queue);
+    this.#transferred.delete(queue);
     const q = this.#queues[queue];
     if (q !== undefined) queueBlock(q, false, false);
     if (this.#connected) this.#rx.apply(queue);
@@ -292,6 +297,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#connected = false;
     this.#rx.stop();
     this.#leases.clear(); // libmemif ended them with the interface
+    this.#transferred.clear();
     this.#onClose(this);
     for (const q of this.#queues) {
       if (q === undefined) continue;
