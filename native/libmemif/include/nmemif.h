@@ -385,7 +385,8 @@ NMIF_EXTERN void nmif_lease_unref(nmif_lease_t *lease);
 
 /* Lessee. Enters the gate: returns the generation (>= 1) of the connection it is open for, or
  * -ENOTCONN while the link is down or the lease ended. A new generation means a new
- * connection: remap the regions. Cheap (two atomic operations); never blocks. */
+ * connection: remap the regions. Cheap (two atomic operations); never blocks. Inside, wait for
+ * nothing (least of all the socket's thread, whose teardown waits for the lessee to leave). */
 NMIF_EXTERN int nmif_lease_enter(nmif_lease_t *lease);
 NMIF_EXTERN void nmif_lease_leave(nmif_lease_t *lease);
 /* The interface and queue pair to pass to the data-path calls, inside the gate. */
