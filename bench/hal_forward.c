@@ -1,8 +1,8 @@
 /*
  * hal_forward: the bridge's data plane without Node: one memif server interface and one DPDK
  * port, cross-connected by one nhal worker (both directions), exactly as nmemif-bridge wires a
- * link (memif port behind a gate opened on connect and closed on disconnect, worker burst and
- * idle sleep as the bridge's defaults). Meant for profilers: valgrind --tool=callgrind
+ * link (memif port on a queue lease of the interface, worker burst and idle sleep as the
+ * bridge's defaults). Meant for profilers: valgrind --tool=callgrind
  * --separate-threads=yes gives the worker thread's instructions on their own, and perf can
  * sample it without V8 in the way.
  *
@@ -25,16 +25,13 @@
 #include "nhal.h"
 
 static volatile sig_atomic_t stop;
-static nhal_gate_t gate;
 static int was_up, is_up;
 
 static void on_connect(nmif_if_t *i, void *u) {
   was_up = is_up = 1;
-  nhal_gate_open(&gate);
 }
 static void on_disconnect(nmif_if_t *i, const char *reason, void *u) {
-  is_up = 0;
-  nhal_gate_close(&gate); /* before the library unmaps: the worker leaves the queue first */
+  is_up = 0; /* libmemif closes the lease's gate itself before it unmaps */
 }
 static void on_signal(int sig) { stop = 1; }
 
@@ -112,15 +109,16 @@ int main(int argc, char **argv) {
   if ((r = nmif_loop_create(&loop)) < 0) die("loop", r);
   nmif_socket_args_t sa = {.path = sock_path, .fd_update = nmif_loop_fd_update, .fd_update_ctx = loop};
   if ((r = nmif_socket_create(&sock, &sa)) < 0) die("memif socket", r);
-  nhal_gate_init(&gate);
   nmif_if_args_t ia = {.id = 0, .is_master = 1, .log2_ring_size = (uint8_t)rsize, .buffer_size = (uint32_t)bsize,
                        .on_connect = on_connect, .on_disconnect = on_disconnect};
   if ((r = nmif_if_create(sock, &iface, &ia)) < 0) die("memif interface", r);
-  if ((r = nmif_set_rx_mode(iface, 0, NMIF_RX_POLLING)) < 0) die("rx mode", r);
+  nmif_lease_t *lease;
+  nmif_lease_args_t la = {.qid = 0, .rx_mode = NMIF_RX_POLLING};
+  if ((r = nmif_lease_create(iface, &la, &lease)) < 0) die("queue lease", r);
 
   static nhal_stats_t ms, ds;
   nhal_port_t *mp, *dp;
-  if ((r = nhal_memif_port_create(&mp, "memif0", iface, 0, &nhal_gate_ops, &gate, &ms)) < 0) die("memif port", r);
+  if ((r = nhal_memif_port_create(&mp, "memif0", lease, &ms)) < 0) die("memif port", r);
   if ((r = nhal_dpdk_port_create(&dp, (uint16_t)pid, 0, &ds)) < 0) die("dpdk port", r);
   nhal_worker_t *w;
   nhal_worker_args_t wa = {.name = "nhal-fwd", .burst = (uint16_t)burst, .cpu = cpu, .idle_sleep_us = 50};
@@ -142,6 +140,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
   nhal_port_destroy(mp);
   nhal_port_destroy(dp);
+  nmif_lease_unref(lease);
   nmif_if_destroy(iface);
   nmif_socket_destroy(sock);
   nmif_loop_destroy(loop);

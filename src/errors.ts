@@ -164,14 +164,17 @@ export class NotConnectedError extends NmemifError {
 }
 brand(NotConnectedError, Symbol.for('nmemif.error.NotConnectedError'));
 
-/** The peer broke the memif protocol (bad descriptor, counter out of range...); the link is
- * being torn down with a DISCONNECT that says why. */
+/** The peer broke the memif protocol (bad descriptor, counter out of range...) and the link went
+ * down with a DISCONNECT that says why (`reason`). Emitted as 'error' by interfaces created with
+ * errorOnViolation; burst calls never throw it (they throw NotConnectedError with the reason). */
 export class ProtocolError extends NmemifError {
   /** Always `'ERR_NMEMIF_PROTOCOL'`. */
   declare readonly code: 'ERR_NMEMIF_PROTOCOL';
-  constructor(message: string, options?: ErrorOptions) {
+  readonly reason: string;
+  constructor(message: string, reason = '', options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_PROTOCOL', options);
     this.name = 'ProtocolError';
+    this.reason = reason;
   }
 }
 brand(ProtocolError, Symbol.for('nmemif.error.ProtocolError'));

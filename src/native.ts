@@ -87,10 +87,11 @@ export interface NativeConstants {
   readonly FDWATCH_OWN_FD: number;
 }
 
-/** [kind (1 connect, 2 disconnect, 3 rx), interface handle, queue, reason] */
-export type NativeLinkEvent = [number, number, number, string];
+/** [kind (EVENTS in abi.ts), interface handle, queue, reason, cause (DOWN_CAUSES, disconnect)] */
+export type NativeLinkEvent = [number, number, number, string, number];
 
 export interface NativeMemifSocket {
+  /** revents: EPOLL* bits. */
   fdReady(token: number, revents: number): NativeLinkEvent[];
   takeEvents(): NativeLinkEvent[];
   close(): NativeLinkEvent[];
@@ -108,6 +109,7 @@ export interface NativeMemifSocketConstructor {
       handshakeTimeoutMs: number;
       allowUnsealedRegions: boolean;
     },
+    /** op: FD_OPS in abi.ts; events: EPOLL* bits. */
     fdUpdate: (fd: number, op: number, events: number, token: number) => void,
   ): NativeMemifSocket;
 }
@@ -162,6 +164,8 @@ export interface NativeDetails {
   socketPath: string;
   /** Why the link last went down ('' if it never did). */
   lastDisconnectReason: string;
+  /** DOWN_CAUSES in abi.ts */
+  lastDownCause: number;
 }
 
 /** One ring as the C core sees it (the base of `QueueDetails`). */
@@ -182,25 +186,16 @@ export interface NativeRingDetails {
   irqFd: number;
 }
 
-/** Burst calls return a count, or a negative errno (-107 ENOTCONN, -71 EPROTO, ...). */
 export interface NativeMemifInterface {
-  rxBurst(qid: number, batch: Uint32Array, max: number): number;
-  rxRelease(qid: number, count: number): number;
-  txAlloc(qid: number, batch: Uint32Array, max: number): number;
-  txBurst(qid: number, batch: Uint32Array, count: number): number;
-  txSwap(rxQid: number, txQid: number, batch: Uint32Array, count: number): number;
-  txCopy(qid: number, packets: Uint8Array[]): number;
   regions(): ArrayBuffer[];
   details(): NativeDetails;
   ringDetails(isTx: boolean, qid: number): NativeRingDetails;
   stats(): { rx: NativeQueueStats[]; tx: NativeQueueStats[] };
   setRxMode(qid: number, mode: number): void;
-  rxQueueFd(qid: number): number;
   disconnect(reason?: string): number;
   destroy(): void;
-  shareQueue(qid: number): number;
-  unshareQueue(qid: number): void;
   readonly handle: number;
+  /** Up, and no violation found by a burst call since. */
   readonly connected: boolean;
 }
 
@@ -222,20 +217,35 @@ export interface NativeMemifInterfaceConstructor {
   ): NativeMemifInterface;
 }
 
-/** A queue pair attached in a worker thread (see src/memif/worker-queue.ts). */
-export interface NativeWorkerQueue {
+/** A queue pair lent to another thread (native/binding/memif_lease.h). */
+export interface NativeMemifLease {
+  /** A key naming the lease for another thread of this process (new MemifQueue(key)). */
+  handoff(): number;
+  /** The queue is the interface's again. */
+  end(): void;
+  readonly queue: number;
+}
+
+/** The data path of one queue pair (native/binding/memif_queue.h). Burst calls return a count
+ * or a negative errno (ERRORS in abi.ts). */
+export interface NativeMemifQueue {
   rxBurst(batch: Uint32Array, max: number): number;
   rxRelease(count: number): number;
   txAlloc(batch: Uint32Array, max: number): number;
   txBurst(batch: Uint32Array, count: number): number;
-  txSwap(batch: Uint32Array, count: number): number;
+  txSwap(batch: Uint32Array, count: number, txQid?: number): number;
   txCopy(packets: Uint8Array[]): number;
   regions(): ArrayBuffer[];
+  /** Why the last call failed. */
+  reason(): string;
+  /** Through a lease: maps a new connection; its generation, or a negative errno. */
   sync(): number;
-  irqFd(): number;
-  ackIrq(): boolean;
-  state(): Uint32Array;
+  ackEvents(): boolean;
+  ackRx(): boolean;
   close(): void;
+  readonly eventFd: number;
+  readonly rxFd: number;
+  readonly queue: number;
 }
 
 /** The C core's logger (native/binding/core_log.h). */
@@ -247,7 +257,8 @@ export interface NativeCoreLog {
 export interface NativeAddon {
   readonly coreLog: NativeCoreLog;
   readonly FdWatch: FdWatchConstructor;
-  readonly WorkerQueue: new (id: number) => NativeWorkerQueue;
+  readonly MemifLease: new (iface: NativeMemifInterface, qid: number, rxMode: number) => NativeMemifLease;
+  readonly MemifQueue: { new (iface: NativeMemifInterface, qid: number): NativeMemifQueue; new (key: number): NativeMemifQueue };
   readonly MemifSocket: NativeMemifSocketConstructor;
   readonly MemifInterface: NativeMemifInterfaceConstructor;
   readonly sys: NativeSys;

@@ -7,19 +7,8 @@ import { openSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventPoll, type ReadyEvent } from '../src/nstack/event-poll';
 import { sys } from '../src/native';
-import {
-  EPOLLERR,
-  EPOLLET,
-  EPOLLHUP,
-  EPOLLIN,
-  EPOLLONESHOT,
-  EPOLLOUT,
-  NMIF_EV_READ,
-  NMIF_EV_WRITE,
-  epollToNmif,
-  formatEvents,
-  nmifToEpoll,
-} from '../src/nstack/constants';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, formatEvents } from '../src/nstack/constants';
+import { FD_OPS } from '../src/abi';
 import { ManualSource } from '../src/nstack/virtual-source';
 import { until } from './helpers/until';
 import {
@@ -351,47 +340,46 @@ test('a timerfd member fires on time, once per expiry', async (t) => {
   });
 });
 
-test('hosts members of the memif core fd-update contract (fd, op, READ|WRITE, token)', async (t) => {
+test('hosts members of the memif core fd-update contract (fd, op, epoll bits, token)', async (t) => {
   await withPoll<{ token: number }>(2, async (ep, [rx, ctl]) => {
-    // What the binding's fd-update trampoline will do for nmif_fd_update_fn ...
-    const update = (fd: number, op: 1 | 2 | 3, events: number, token: { token: number }) => {
-      if (op === 1) ep.add(fd, nmifToEpoll(events), token);
-      else if (op === 2) ep.mod(fd, nmifToEpoll(events), token);
+    // What MemifSocket does with the binding's fd-update calls (the binding has mapped the C
+    // core's readiness bits to epoll's already) ...
+    const update = (fd: number, op: number, events: number, token: { token: number }) => {
+      if (op === FD_OPS.ADD) ep.add(fd, events, token);
+      else if (op === FD_OPS.MOD) ep.mod(fd, events, token);
       else ep.del(fd);
     };
-    // ... and what nmif_fd_ready(token, revents) would receive; like the core, it acks the
+    // ... and what goes back to nmif_fd_ready(token, revents); like the core, it acks the
     // interrupt eventfd (members are level-triggered).
     const ready: Array<[number, number]> = [];
     ep.onReady((events, token) => {
-      ready.push([token.token, epollToNmif(events)]);
+      ready.push([token.token, events]);
       if (token.token === 7) sys.eventfdRead(rx);
     });
 
-    update(rx, 1, NMIF_EV_READ, { token: 7 });
-    update(ctl, 1, NMIF_EV_READ, { token: 9 });
+    update(rx, FD_OPS.ADD, EPOLLIN, { token: 7 });
+    update(ctl, FD_OPS.ADD, EPOLLIN, { token: 9 });
     sys.eventfdWrite(rx, 1);
     t.true(await until(() => ready.length >= 1));
     await sleep(20); // acked in the handler: level-triggered, but no longer ready
-    t.deepEqual(ready.splice(0), [[7, NMIF_EV_READ]]);
+    t.deepEqual(ready.splice(0), [[7, EPOLLIN]]);
 
-    update(ctl, 2, NMIF_EV_READ | NMIF_EV_WRITE, { token: 9 });
+    update(ctl, FD_OPS.MOD, EPOLLIN | EPOLLOUT, { token: 9 });
     t.true(await until(() => ready.length >= 1));
     const writable = ready.splice(0);
     t.true(writable.length >= 1); // writable, level-triggered: once per pass
-    t.true(writable.every(([token, ev]) => token === 9 && ev === NMIF_EV_WRITE), JSON.stringify(writable));
-    update(ctl, 3, 0, { token: 9 });
+    t.true(writable.every(([token, ev]) => token === 9 && ev === EPOLLOUT), JSON.stringify(writable));
+    update(ctl, FD_OPS.DEL, 0, { token: 9 });
     ready.length = 0;
     await sleep(30);
     t.deepEqual(ready, []); // after DEL the token is never passed again
   });
 });
 
-test('constants: formatEvents and the NMIF mapping', (t) => {
+test('constants: formatEvents', (t) => {
   t.is(formatEvents(EPOLLIN | EPOLLHUP), 'IN|HUP');
   t.is(formatEvents(EPOLLIN | EPOLLET), 'IN|ET');
   t.is(formatEvents(0), '0');
-  t.is(epollToNmif(EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP), 15);
-  t.is(nmifToEpoll(NMIF_EV_READ | NMIF_EV_WRITE), EPOLLIN | EPOLLOUT);
 });
 
 test('wait() results are plain { events, data } objects', async (t) => {

@@ -5,7 +5,7 @@
  * layout), in each rx mode.
  */
 import test, { type ExecutionContext } from 'ava';
-import { InvalidArgumentError, NotConnectedError } from '../src/errors';
+import { NotConnectedError } from '../src/errors';
 import { PacketBatch } from '../src/memif/batch';
 import type { RxMode } from '../src/memif/options';
 import { MemifSocket } from '../src/memif/socket';
@@ -45,7 +45,7 @@ async function bothWays(t: ExecutionContext, pair: Pair, o: RunOptions = {}): Pr
     `all packets: slave got ${JSON.stringify(atSlave.counts)}, master got ${JSON.stringify(atMaster.counts)} ` +
     `of ${perQueue} per queue; errors: ${[...atSlave.errors, ...atMaster.errors].slice(0, 3).join('; ')}`;
   await Promise.all(senders);
-  await waitUntil(() => atSlave.total >= want && atMaster.total >= want, 8000, progress);
+  await waitUntil(() => atSlave.total >= want && atMaster.total >= want, 30000, progress);
   await new Promise((r) => setTimeout(r, 20)); // anything extra would show up as an error
   atSlave.poll(0);
   atMaster.poll(0);
@@ -130,31 +130,30 @@ test('a ring of 16 slots: 9000-byte packets (5 buffers each) still pass without 
   await bothWays(t, pair, { perQueue: 500, send: { sizes: [9000, 60, 4097] } });
 });
 
-test('rx into a batch smaller than a chain: InvalidArgumentError, and the packet is still there for a larger batch', async (t) => {
+test('rx into a batch smaller than a chain: the batch grows (to the ring size) and the packet comes whole', async (t) => {
   const { master, slave } = await connectedPair(t, modes('polling'));
-  const pkt = makePacket(0, 0, 's2m', [9000]);
-  t.is(slave.send(0, pkt), 1);
+  const pkts = [makePacket(0, 0, 's2m', [60]), makePacket(1, 0, 's2m', [9000]), makePacket(2, 0, 's2m', [60])];
+  t.is(slave.send(0, pkts), 3);
   const small = new PacketBatch(2);
-  const big = new PacketBatch(8);
-  await waitUntil(() => master.details().rings.some((r) => r.direction === 'rx' && r.queue === 0 && r.head !== r.tail), 3000, 'the packet to reach the master rx ring');
-  const err = t.throws(() => master.rx(0, small), { instanceOf: InvalidArgumentError });
-  t.is(err?.code, 'ERR_NMEMIF_INVALID_ARG');
-  t.regex(err?.message ?? '', /larger batch/);
-  t.is(master.rx(0, big), 5);
-  t.is(big.packetLength(0), 9000);
-  const got = new Uint8Array(9000);
-  big.copyPacket(0, got);
-  t.deepEqual(got, pkt);
-  master.refill(0, big);
+  await waitUntil(() => master.details().rings.some((r) => r.direction === 'rx' && r.queue === 0 && r.tail !== r.head), 10000, 'the packets to reach the master rx ring');
+  t.is(master.rx(0, small), 1, 'the packet before the chain first, in the batch as it is');
+  t.is(small.capacity, 2);
+  master.refill(0, small);
+  t.is(master.rx(0, small), 6, 'then the 5-buffer chain and the packet after it');
+  t.is(small.capacity, 1024, 'grown once, to the ring size');
+  t.is(small.packetCount(), 2);
+  t.deepEqual(small.packet(0), pkts[1]);
+  t.deepEqual(small.packet(5), pkts[2]);
+  master.refill(0, small);
 });
 
 test('bursts on a link that is down throw NotConnectedError with the reason', async (t) => {
   const pair = await connectedPair(t, modes('interrupt'));
-  const down = nextEvent<[string]>(pair.master, 'disconnect', 3000);
+  const down = nextEvent<[string]>(pair.master, 'disconnect', 30000);
   pair.slave.disconnect('test says bye');
   const up = Promise.all([
-    nextEvent(pair.master, 'connect', 5000, 'the master to see the slave reconnect after disconnect()'),
-    nextEvent(pair.slave, 'connect', 5000, 'the slave to reconnect after disconnect()'),
+    nextEvent(pair.master, 'connect', 30000, 'the master to see the slave reconnect after disconnect()'),
+    nextEvent(pair.slave, 'connect', 30000, 'the slave to reconnect after disconnect()'),
   ]);
   const [reason] = await down;
   t.is(reason, 'test says bye');
@@ -205,7 +204,7 @@ test('8 interfaces on one socket pair, each with its own traffic: nothing crosse
   );
   await waitUntil(
     () => receivers.every((r, k) => r.atSlave.total >= 2 * counts[k] && r.atMaster.total >= 2 * counts[k]),
-    8000,
+    30000,
     () => `every interface to get its packets: ${JSON.stringify(receivers.map((r) => [r.atSlave.counts, r.atMaster.counts]))}`,
   );
   await new Promise((r) => setTimeout(r, 20));
@@ -223,7 +222,7 @@ test('polling and adaptive modes survive a reconnect; adaptive goes quiet when i
   pair.master.setRxMode(1, 'polling');
   pair.slave.setRxMode(1, 'polling');
   await bothWays(t, pair, { perQueue: 1000 });
-  const up = Promise.all([nextEvent(pair.master, 'connect', 5000, 'master reconnect'), nextEvent(pair.slave, 'connect', 5000, 'slave reconnect')]);
+  const up = Promise.all([nextEvent(pair.master, 'connect', 30000, 'master reconnect'), nextEvent(pair.slave, 'connect', 30000, 'slave reconnect')]);
   pair.master.disconnect('test reconnect');
   await up;
   t.is(pair.master.rxMode(0), 'adaptive');
@@ -236,14 +235,16 @@ test('polling and adaptive modes survive a reconnect; adaptive goes quiet when i
   const seen = [0, 0];
   const count = (q: number) => seen[q]++;
   pair.master.on('rx', count);
-  await waitUntil(() => seen[1] > 50, 30_000, () => `a polling queue to poll (${seen[1]} rx events so far)`);
+  // As long as it takes the polling queue to poll 20 times (no timing assumed: a loaded machine
+  // turns its event loop slowly), the adaptive queue stays quiet.
+  await waitUntil(() => seen[1] >= 20, 30000, () => `the polling queue to poll 20 times (${seen[1]} so far)`);
   pair.master.off('rx', count);
   t.is(seen[0], 0, 'an idle adaptive queue does not poll');
   // Traffic flows again in both modes (the peer restarts its sequence numbers: a new connection).
   const atSlave = new Receiver(pair.slave, 'm2s', QUEUES, { bufferSize: BUFFER_SIZE });
   const atMaster = new Receiver(pair.master, 's2m', QUEUES, { bufferSize: BUFFER_SIZE });
   await Promise.all([0, 1].flatMap((q) => [sendAll(pair.master, q, 500, 'm2s', 'copy'), sendAll(pair.slave, q, 500, 's2m', 'alloc')]));
-  await waitUntil(() => atSlave.total >= 1000 && atMaster.total >= 1000, 8000, () => `traffic after the reconnect: ${JSON.stringify([atSlave.counts, atMaster.counts])}`);
+  await waitUntil(() => atSlave.total >= 1000 && atMaster.total >= 1000, 30000, () => `traffic after the reconnect: ${JSON.stringify([atSlave.counts, atMaster.counts])}`);
   t.deepEqual([atSlave.errors, atMaster.errors], [[], []]);
   t.deepEqual([atSlave.counts, atMaster.counts], [[500, 500], [500, 500]]);
 });
@@ -258,7 +259,7 @@ test('a secret must match: a wrong one is refused with a reason (and retried qui
   const wrong = b.createInterface({ role: 'slave', id: 1, secret: 'open says me' });
   let connects = 0;
   wrong.on('connect', () => connects++);
-  await waitUntil(() => /secret/i.test(wrong.lastDisconnectReason), 3000, () => `the wrong secret to be refused (last reason "${wrong.lastDisconnectReason}")`);
+  await waitUntil(() => /secret/i.test(wrong.lastDisconnectReason), 30000, () => `the wrong secret to be refused (last reason "${wrong.lastDisconnectReason}")`);
   await new Promise((r) => setTimeout(r, 200)); // several retries at 20-50 ms
   t.regex(wrong.lastDisconnectReason, /secret/i);
   t.is(connects, 0);

@@ -57,6 +57,7 @@ async function sendNumbered(iface: MemifInterface, queue: number, first: number,
 test('a transferred queue is served by the worker alone; other queues stay on the main thread', async (t) => {
   const { master, slave } = await connectedPair(t, { shared: { rxQueues: 2, txQueues: 2 } });
   const handle = master.transferQueue(1);
+  t.deepEqual(master.transferQueue(1), handle, 'transferring again gives the same handle');
   const w = startWorker(handle);
   t.teardown(() => w.worker.terminate());
   await w.next('ready');
@@ -102,12 +103,15 @@ test('the worker follows a reconnect, and reclaimQueue() takes the queue back', 
   t.is(r.got, 1000);
 
   const down = w.next('disconnect');
+  // Listened for before anything else is awaited: the worker is told about the new connection at
+  // once (the lease's eventfd), possibly before the report below comes back.
+  const up = w.next('connect');
   slave.disconnect('test: bounce the link');
   await down;
   t.false((await w.report()).connected);
-  await w.next('connect'); // the slave reconnects by itself; the worker remaps on its own
+  await up; // the slave reconnects by itself; the worker remaps on its own
   w.worker.postMessage({ cmd: 'expect', seq: 5000 });
-  await within(new Promise<void>((res) => (slave.connected ? res() : slave.once('connect', () => res()))), 5000, 'slave reconnect');
+  await within(new Promise<void>((res) => (slave.connected ? res() : slave.once('connect', () => res()))), 30000, 'slave reconnect');
   await sendNumbered(slave, 1, 5000, 1000);
   r = await w.report();
   for (let k = 0; k < 200 && r.got < 2000; k++) r = await w.report();
@@ -122,7 +126,7 @@ test('the worker follows a reconnect, and reclaimQueue() takes the queue back', 
   t.is(after.got, 2000); // nothing more reaches the worker
   t.is(after.lastError, 'ERR_NMEMIF_NOT_CONNECTED');
   const batch = new PacketBatch(64);
-  await waitUntil(() => master.rx(1, batch) > 0, 5000, 'main thread receives on the reclaimed queue');
+  await waitUntil(() => master.rx(1, batch) > 0, 30000, 'main thread receives on the reclaimed queue');
   t.is(batch.count > 0, true);
 });
 

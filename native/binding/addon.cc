@@ -3,13 +3,16 @@
 // Each JS class lives in its own file and is registered here.
 #include <napi.h>
 
+#include "abi.h"
 #include "core_log.h"
 #include "fd_watch.h"
 #include "hal_dpdk.h"
 #include "hal_port.h"
 #include "hal_worker.h"
+#include "memif_interface.h"
+#include "memif_lease.h"
+#include "memif_queue.h"
 #include "memif_socket.h"
-#include "worker_queue.h"
 #include "sys.h"
 
 namespace nmemif {
@@ -22,7 +25,9 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("sys", sys::Define(env), napi_enumerable),
                              InstanceValue("MemifSocket", MemifSocket::Define(env), napi_enumerable),
                              InstanceValue("MemifInterface", MemifInterface::Define(env), napi_enumerable),
-                             InstanceValue("WorkerQueue", WorkerQueue::Define(env), napi_enumerable),
+                             InstanceValue("MemifLease", MemifLease::Define(env), napi_enumerable),
+                             InstanceValue("MemifQueue", MemifQueue::Define(env), napi_enumerable),
+                             InstanceValue("abi", abi::Define(env), napi_enumerable),
                              InstanceValue("constants", sys::DefineConstants(env), napi_enumerable),
                              InstanceValue("HalPort", HalPort::Define(env), napi_enumerable),
                              InstanceValue("HalWorker", HalWorker::Define(env), napi_enumerable),

@@ -1,4 +1,4 @@
-// Arguments of the burst calls, shared by MemifInterface and WorkerQueue.
+// Arguments of the burst calls (MemifQueue).
 #ifndef NMEMIF_BINDING_BURST_ARGS_H
 #define NMEMIF_BINDING_BURST_ARGS_H
 

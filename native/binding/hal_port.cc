@@ -4,29 +4,14 @@
 #include <cstring>
 #include <string>
 
+#include "memif_lease.h"
 #include "util.h"
 
 namespace nmemif {
 
 namespace {
 
-// The SharedQueue gate, seen from the worker (same protocol as WorkerQueue::Enter/Leave).
-int GateEnter(void* ctx) {
-  SharedQueue* q = static_cast<SharedQueue*>(ctx);
-  q->busy.store(1, std::memory_order_seq_cst);
-  if (q->state[1].load(std::memory_order_seq_cst) || q->closed.load()) {
-    q->busy.store(0, std::memory_order_release);
-    return -ENOTCONN;
-  }
-  return 0;
-}
-
-void GateLeave(void* ctx) { static_cast<SharedQueue*>(ctx)->busy.store(0, std::memory_order_release); }
-
-const nhal_gate_ops_t kSharedQueueGate = {GateEnter, GateLeave};
-
 [[noreturn]] void ThrowHal(Napi::Env env, int err, const char* what) { ThrowErrno(env, -err, what); }
-
 
 }  // namespace
 
@@ -50,10 +35,8 @@ HalPort::HalPort(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HalPort>(inf
   std::memset(stats_.get(), 0, sizeof(nhal_stats_t));
   int r;
   if (kind == "memif") {
-    queue_ = FindSharedQueue(ReqUint32(o, "queueId", 0xffffffffu));
-    if (!queue_ || queue_->closed.load()) throw Napi::Error::New(env, "no shared memif queue with this id");
-    r = nhal_memif_port_create(&port_, name.empty() ? nullptr : name.c_str(), queue_->iface, queue_->qid,
-                               &kSharedQueueGate, queue_.get(), stats_.get());
+    nmif_lease_t* lease = LeaseArg(env, o.Get("lease"));
+    r = nhal_memif_port_create(&port_, name.empty() ? nullptr : name.c_str(), lease, stats_.get());
     if (r < 0) ThrowHal(env, r, "nhal_memif_port_create");
   } else if (kind == "dpdk") {
     r = nhal_dpdk_port_create(&port_, static_cast<uint16_t>(ReqUint32(o, "portId", 65535)),
@@ -86,7 +69,6 @@ Napi::Value HalPort::Close(const Napi::CallbackInfo& info) {
     int r = nhal_port_destroy(port_);
     if (r < 0) ThrowHal(info.Env(), r, "nhal_port_destroy");
     port_ = nullptr;
-    queue_.reset();
   }
   return info.Env().Undefined();
 }

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "nmemif.h"
+
 namespace nmemif {
 
 const char* ErrnoName(int err) {
@@ -131,6 +133,32 @@ uint32_t ReqUint32(Napi::Object o, const char* key, uint32_t max) {
 
 uint32_t OptUint32(Napi::Object o, const char* key, uint32_t dflt, uint32_t max) {
   return o.Get(key).IsUndefined() ? dflt : ReqUint32(o, key, max);
+}
+
+uint16_t ArgU16(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  uint32_t v = ArgUint32(info, i, name);
+  if (v > 0xffff) ThrowRange(info.Env(), name, "below 65536");
+  return static_cast<uint16_t>(v);
+}
+
+std::string OptString(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::string();
+  if (!v.IsString()) ThrowType(o.Env(), key, "a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+bool OptBool(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return !v.IsUndefined() && v.ToBoolean().Value();
+}
+
+void ThrowNmif(Napi::Env env, int err, const char* what) {
+  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + nmif_strerror(err));
+  e.Set("code", Napi::String::New(env, nmif_err_name(err)));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, what));
+  throw e;
 }
 
 }  // namespace nmemif

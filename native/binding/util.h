@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <string>
 
 namespace nmemif {
 
@@ -29,6 +30,15 @@ uint64_t ArgUint64Or(const Napi::CallbackInfo& info, size_t i, const char* name,
 uint32_t OptUint32(Napi::Object o, const char* key, uint32_t dflt, uint32_t max);
 // Option `key` that must be present: an integer in 0..max.
 uint32_t ReqUint32(Napi::Object o, const char* key, uint32_t max);
+// An integer argument in 0..65535 (queue ids, counts).
+uint16_t ArgU16(const Napi::CallbackInfo& info, size_t i, const char* name);
+// Option `key`: a string, or "" when undefined or null.
+std::string OptString(Napi::Object o, const char* key);
+// Option `key`: truthy, false when undefined.
+bool OptBool(Napi::Object o, const char* key);
+// An error from libmemif: code = its stable name ("EADDRINUSE"), message = its own text,
+// errno = the negative value, syscall = the call.
+[[noreturn]] void ThrowNmif(Napi::Env env, int err, const char* what);
 Napi::Function ArgFunction(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 // Bytes of a Uint8Array (or any ArrayBufferView) argument.

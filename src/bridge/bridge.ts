@@ -3,10 +3,10 @@
  * events, start/stop and stats; native workers (native/hal) own the queues and forward.
  *
  * A link cross-connects two ports: queue pair q of one with queue pair q of the other, both
- * directions, on one worker thread per link. memif queues are handed to the worker through
- * MemifInterface.transferQueue(); on a memif disconnect the binding revokes the queue's gate
- * before the memory is unmapped (the worker skips it and counts tx as link-down drops) and
- * reopens it on reconnect: no command needed. DPDK link status is polled once a second.
+ * directions, on one worker thread per link. A memif queue is lent to the worker's port as a
+ * libmemif queue lease (the HalPort takes it directly); on a memif disconnect libmemif closes
+ * the lease's gate before the memory is unmapped (the worker skips the port and counts tx as
+ * link-down drops) and reopens it on reconnect: no command needed. DPDK link status is polled once a second.
  * A new link's worker stays paused until both ports have been up once, so input that is
  * already waiting (a pcap, a NIC queue) is not dropped before the far side exists; after
  * that, a port going down makes the other direction count link-down drops, like a NIC.
@@ -16,6 +16,7 @@ import { EventEmitter } from 'eventemitter3';
 import { native } from '../native';
 import { MemifSocket } from '../memif/socket';
 import type { MemifInterface } from '../memif/interface';
+import type { NativeMemifLease } from '../native';
 import type { BridgeConfig, LinkConfig, PortConfig } from './config';
 import { buildEalArgs, devName } from './eal';
 import { BridgeConfigError, BridgeDpdkError, InvalidStateError } from '../errors';
@@ -48,7 +49,7 @@ interface NativeDpdk {
   stats(portId: number): Record<string, number>;
 }
 const hal = native as unknown as {
-  HalPort: new (o: { kind: 'memif'; queueId: number; name?: string } | { kind: 'dpdk'; portId: number; queue: number }) => NativeHalPort;
+  HalPort: new (o: { kind: 'memif'; lease: NativeMemifLease; name?: string } | { kind: 'dpdk'; portId: number; queue: number }) => NativeHalPort;
   HalWorker: new (o: { name?: string; burst?: number; idleSleepUs?: number; cpu?: number }) => NativeHalWorker;
   dpdk: NativeDpdk;
 };
@@ -215,7 +216,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (pc.kind === 'memif') {
       const sock = new MemifSocket(pc.parsed.socket.path);
       port.socket = sock;
-      const iface = sock.createInterface({ ...pc.parsed.interface, rxMode: 'polling' });
+      const iface = sock.createInterface(pc.parsed.interface);
       port.iface = iface;
       iface.on('connect', () => {
         port.up = true;
@@ -228,8 +229,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         this.emit('link', port.name, false, reason);
       });
       for (let q = 0; q < port.queueCount; q++) {
-        const handle = iface.transferQueue(q);
-        port.addQueue(q, new hal.HalPort({ kind: 'memif', queueId: handle.id, name: `${pc.name}/${q}` }));
+        // The worker polls, and arms interrupts itself only while it sleeps.
+        const lease = iface.leaseQueue(q, 'polling');
+        port.addQueue(q, new hal.HalPort({ kind: 'memif', lease, name: `${pc.name}/${q}` }));
       }
     } else {
       const name = devName(pc.devargs);

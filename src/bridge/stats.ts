@@ -1,20 +1,11 @@
 /**
  * Port counters: NHAL_ST_* words of native/hal/include/nhal.h, read straight from the memory
- * the worker writes (one BigUint64Array per port queue; no native call per read).
+ * the worker writes (one BigUint64Array per port queue; no native call per read). Their order
+ * is nhal's (checked at load, src/abi.ts).
  */
-export const PORT_STATS = [
-  'rxPackets',
-  'rxBytes',
-  'rxBursts',
-  'rxErrors',
-  'txPackets',
-  'txBytes',
-  'dropLinkDown',
-  'dropTxFull',
-  'dropNoMbuf',
-  'dropTooBig',
-  'downPolls',
-] as const;
+import { PORT_STATS, WORKER_STATS } from '../abi';
+
+export { PORT_STATS, WORKER_STATS };
 
 /** One of {@link PORT_STATS}. */
 export type PortStatName = (typeof PORT_STATS)[number];
@@ -38,5 +29,3 @@ export function sumCounters(list: PortCounters[]): PortCounters {
 export function drops(c: PortCounters): number {
   return c.dropLinkDown + c.dropTxFull + c.dropNoMbuf + c.dropTooBig + c.rxErrors;
 }
-
-export const WORKER_STATS = ['rounds', 'idleRounds', 'sleeps', 'commands', 'paths', 'paused', 'irqWakeups'] as const;

@@ -3,24 +3,35 @@
  * call, plus zero-copy access to the bytes.
  *
  * Each buffer takes 6 u32 words laid out as the C library's nmif_buf_t: data pointer (2 words,
- * unused here), length, offset in its region, region | flags << 16, ring slot | queue << 16.
+ * unused here), length, offset in its region, region | flags << 16, ring slot | queue << 16
+ * (the layout is checked against the C header when the library loads, src/abi.ts).
  * `view(i)` is a Uint8Array over the region's ArrayBuffer itself (its `.buffer` is the region,
  * its `byteOffset` the descriptor offset): nothing is copied. Views are cached per buffer
  * position and reused while the length matches, so steady traffic allocates nothing; the
  * allocation-free accessors (`regionBytes()`, `offset()`, `len()`) never allocate at all.
  *
  * A chain (a packet larger than one buffer) is several consecutive buffers, every one but the
- * last with `hasNext(i)`; `packetEnd(i)` and `copyPacket(i, dst)` walk it.
+ * last with `hasNext(i)`; `packetEnd(i)`, `packet(i)` and `copyPacket(i, dst)` walk it. rx()
+ * delivers any legal chain whole: when one is longer than the batch, the batch grows (once, up
+ * to the ring size; no chain is longer) and keeps that capacity.
  */
+import { BUF, MAX_RING_SIZE } from '../abi';
 import { InvalidArgumentError } from '../errors';
 
 /** u32 words per buffer descriptor in {@link PacketBatch.words} (the C nmif_buf_t layout). */
-export const WORDS_PER_BUFFER = 6;
-const W_LEN = 2;
-const W_OFFSET = 3;
-const W_REGION_FLAGS = 4;
-const W_SLOT_QUEUE = 5;
-const FLAG_NEXT = 1;
+export const WORDS_PER_BUFFER = BUF.WORDS;
+const W_LEN = BUF.LEN;
+const W_OFFSET = BUF.OFFSET;
+const W_REGION_FLAGS = BUF.REGION_FLAGS;
+const W_SLOT_QUEUE = BUF.SLOT_QUEUE;
+const FLAG_NEXT = BUF.NEXT;
+
+const kGrow = Symbol('grow');
+
+/** @internal makes room for `capacity` buffers, keeping what is described. */
+export function growBatch(batch: PacketBatch, capacity: number): void {
+  batch[kGrow](capacity);
+}
 
 /**
  * A reusable array of buffer descriptors that burst calls ({@link MemifInterface.rx},
@@ -29,22 +40,39 @@ const FLAG_NEXT = 1;
  * queue and reuse it: the hot path then allocates nothing.
  */
 export class PacketBatch {
-  /** How many buffers the batch holds. */
-  readonly capacity: number;
-  /** The descriptor words the native burst calls read and write. */
-  readonly words: Uint32Array;
   /** Buffers currently described (set by rx/alloc calls). */
   count = 0;
+  #capacity: number;
+  #words: Uint32Array;
   #regions: readonly Uint8Array[] = [];
   #views: (Uint8Array | undefined)[];
 
   constructor(capacity = 256) {
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 4096) {
-      throw new InvalidArgumentError(`batch capacity must be an integer from 1 to 4096, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_RING_SIZE) {
+      throw new InvalidArgumentError(`batch capacity must be an integer from 1 to ${MAX_RING_SIZE}, got ${capacity}`);
     }
-    this.capacity = capacity;
-    this.words = new Uint32Array(new ArrayBuffer(capacity * WORDS_PER_BUFFER * 4)); // 8-aligned
+    this.#capacity = capacity;
+    this.#words = new Uint32Array(new ArrayBuffer(capacity * WORDS_PER_BUFFER * 4)); // 8-aligned
     this.#views = new Array(capacity);
+  }
+
+  /** How many buffers the batch holds. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** The descriptor words the native burst calls read and write. */
+  get words(): Uint32Array {
+    return this.#words;
+  }
+
+  [kGrow](capacity: number): void {
+    if (capacity <= this.#capacity) return;
+    const words = new Uint32Array(new ArrayBuffer(capacity * WORDS_PER_BUFFER * 4));
+    words.set(this.#words);
+    this.#words = words;
+    this.#views.length = capacity;
+    this.#capacity = capacity;
   }
 
   /** Called by the interface before a burst: the regions the descriptors point into. */
@@ -57,32 +85,32 @@ export class PacketBatch {
 
   /** Length in bytes of buffer i (after alloc(): its capacity). */
   len(i: number): number {
-    return this.words[i * WORDS_PER_BUFFER + W_LEN];
+    return this.#words[i * WORDS_PER_BUFFER + W_LEN];
   }
 
   /** Offset of buffer i in its region. */
   offset(i: number): number {
-    return this.words[i * WORDS_PER_BUFFER + W_OFFSET];
+    return this.#words[i * WORDS_PER_BUFFER + W_OFFSET];
   }
 
   /** Index of the region buffer i lives in. */
   region(i: number): number {
-    return this.words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] & 0xffff;
+    return this.#words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] & 0xffff;
   }
 
   /** Whether buffer i continues in buffer i + 1 (a chained packet). */
   hasNext(i: number): boolean {
-    return ((this.words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] >>> 16) & FLAG_NEXT) !== 0;
+    return ((this.#words[i * WORDS_PER_BUFFER + W_REGION_FLAGS] >>> 16) & FLAG_NEXT) !== 0;
   }
 
   /** Free-running ring position of buffer i. */
   slot(i: number): number {
-    return this.words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] & 0xffff;
+    return this.#words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] & 0xffff;
   }
 
   /** The queue buffer i came from. */
   queue(i: number): number {
-    return this.words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] >>> 16;
+    return this.#words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] >>> 16;
   }
 
   /** The whole region buffer i lives in; index it from offset(i) for len(i) bytes. */
@@ -108,13 +136,13 @@ export class PacketBatch {
 
   /** For tx: the number of bytes to send from buffer i (at most its capacity). */
   setLen(i: number, len: number): void {
-    this.words[i * WORDS_PER_BUFFER + W_LEN] = len;
+    this.#words[i * WORDS_PER_BUFFER + W_LEN] = len;
   }
 
   /** For tx: whether the packet continues in buffer i + 1. */
   setNext(i: number, next: boolean): void {
     const k = i * WORDS_PER_BUFFER + W_REGION_FLAGS;
-    this.words[k] = (this.words[k] & 0xffff) | (next ? FLAG_NEXT << 16 : 0);
+    this.#words[k] = (this.#words[k] & 0xffff) | (next ? FLAG_NEXT << 16 : 0);
   }
 
   /** Index just past the packet (chain) that starts at buffer i; a chain still open at the
@@ -132,7 +160,16 @@ export class PacketBatch {
     return n;
   }
 
-  /** Copies the packet starting at buffer i into dst (gathering a chain); returns its length. */
+  /** A copy of the packet starting at buffer i (a chain gathered), sized from the packet. */
+  packet(i: number): Uint8Array {
+    const out = new Uint8Array(this.packetLength(i));
+    this.copyPacket(i, out);
+    return out;
+  }
+
+  /** Copies the packet starting at buffer i into dst (gathering a chain); returns its length.
+   * dst must have room for packetLength(i) bytes from dstOffset (any legal frame: use packet(i)
+   * or size dst from packetLength(i), not from a constant). */
   copyPacket(i: number, dst: Uint8Array, dstOffset = 0): number {
     const end = this.packetEnd(i);
     let at = dstOffset;
@@ -140,7 +177,9 @@ export class PacketBatch {
       const r = this.regionBytes(k);
       const off = this.offset(k);
       const len = this.len(k);
-      if (at + len > dst.length) throw new InvalidArgumentError(`destination too small for a packet of ${this.packetLength(i)} bytes`);
+      if (at + len > dst.length) {
+        throw new InvalidArgumentError(`destination too small for a packet of ${this.packetLength(i)} bytes (size it from packetLength(), or use packet())`);
+      }
       dst.set(r.subarray(off, off + len), at);
       at += len;
     }

@@ -4,16 +4,21 @@
  * this process created are removed.
  */
 import { EXIT_ORDER_MEMIF, addExitHook } from '../exit-hooks';
-import type { MemifSocket } from './socket';
 
-const open = new Set<MemifSocket>();
+/** Anything closed at exit (memif sockets). */
+export interface Closeable {
+  /** Releases it (peers get a DISCONNECT, socket files are removed). */
+  close(): void;
+}
 
-export function trackSocket(sock: MemifSocket): void {
+const open = new Set<Closeable>();
+
+export function trackSocket(sock: Closeable): void {
   open.add(sock);
   addExitHook(closeAllSockets, EXIT_ORDER_MEMIF);
 }
 
-export function untrackSocket(sock: MemifSocket): void {
+export function untrackSocket(sock: Closeable): void {
   open.delete(sock);
 }
 

@@ -1,6 +1,6 @@
 /** The TypeScript memif API. */
 export { MemifSocket } from './socket';
-export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type InterfaceStats, type QueueDetails } from './interface';
+export { MemifInterface, type InterfaceDetails, type InterfaceEvents, type InterfaceSocket, type InterfaceStats, type QueueDetails } from './interface';
 export type { NativeQueueStats as QueueStats } from '../native';
 export { PacketBatch, WORDS_PER_BUFFER } from './batch';
 export { closeAllSockets } from './cleanup';
@@ -18,5 +18,5 @@ export {
   type RxMode,
   type SocketOptions,
 } from './options';
-export { WorkerQueue, attachQueue, type QueueHandle, type WorkerQueueEvents } from './worker-queue';
+export { MemifQueue, attachQueue, type QueueEvents, type QueueHandle } from './queue';
 export { DEVARGS_HELP, parseDevargs, type MemifDevargs } from './devargs';

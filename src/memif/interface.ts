@@ -1,31 +1,30 @@
 /**
- * MemifInterface: one memif interface (either role) on a MemifSocket.
+ * MemifInterface: one memif interface (either role) on a MemifSocket: its configuration, link
+ * events, rx-mode scheduling (rx-scheduler.ts) and the lending of its queue pairs to other
+ * threads. The data path is MemifQueue's (queue.ts): iface.queue(q) in this thread.
  *
  * Events: 'connect', 'disconnect' (reason: the peer's DISCONNECT string or ours), 'rx' (queue),
- * 'error'. Data path, all zero-copy and batched (one native call per burst):
+ * 'close', and 'error' (a ProtocolError, when the peer breaks the protocol) only with the
+ * errorOnViolation option. The burst calls below are one-line shortcuts to iface.queue(q) and
+ * follow MemifQueue's rule for what they throw:
  *   rx(queue, batch)          fill `batch` with received buffers (views over shared memory)
  *   refill(queue, batch|n)    hand them back to the peer (until then they are yours)
  *   alloc(queue, batch)       reserve tx buffers; write in place, setLen()/setNext()
  *   tx(queue, batch, count)   publish them
  *   swap(rxQ, txQ, batch)     slave only: forward received buffers without copying
  *   send(queue, data)         copy one packet or an array of packets
- *
- * rx modes: 'interrupt' (the peer signals; 'rx' fires), 'polling' (the peer never signals;
- * 'rx' fires on every turn of the event loop, busy-polling), 'adaptive' (interrupt while idle;
- * after an interrupt the queue is polled each turn until it is empty twice in a row, then
- * interrupts are re-enabled and the queue is checked once more so nothing is missed).
  */
 import { EventEmitter } from 'eventemitter3';
-import { ClosedError, InvalidArgumentError, InvalidStateError, NotConnectedError } from '../errors';
-import type { NativeDetails, NativeMemifInterface, NativeMemifSocket, NativeQueueStats, NativeRingDetails } from '../native';
+import { DOWN_CAUSES, EVENTS, RX_MODES } from '../abi';
+import { ClosedError, InvalidArgumentError, InvalidStateError, NotConnectedError, ProtocolError } from '../errors';
+import type { NativeDetails, NativeMemifInterface, NativeMemifLease, NativeMemifSocket, NativeQueueStats, NativeRingDetails } from '../native';
 import { native } from '../native';
 import { logger } from '../nstack/log';
 import { PacketBatch } from './batch';
-import { createStream, packets, type PacketsOptions, type StreamOptions } from './packet-stream';
-import { burstError } from './native-errors';
-import { MODES, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
-import type { QueueHandle } from './worker-queue';
-import type { MemifSocket } from './socket';
+import type { PacketsOptions, StreamOptions } from './packet-stream';
+import { MODES, type InterfaceOptions, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
+import { MemifQueue, queueBlock, queueLink, queueRx, type QueueHandle, type QueueHost } from './queue';
+import { RxScheduler } from './rx-scheduler';
 
 const log = logger('memif');
 
@@ -42,14 +41,6 @@ export interface InterfaceEvents {
   /** The interface was closed (by close(), or with its socket). */
   close: [];
 }
-
-const EV_CONNECT = 1;
-const EV_DISCONNECT = 2;
-const EV_RX = 3;
-const RX_INTERRUPT = 0;
-const RX_POLLING = 1;
-/** Adaptive: consecutive empty polls before going back to interrupts. */
-const ADAPTIVE_IDLE_POLLS = 2;
 
 /** One ring of {@link InterfaceDetails.rings}. */
 export interface QueueDetails extends NativeRingDetails {
@@ -75,9 +66,25 @@ export interface InterfaceDetails extends Omit<NativeDetails, 'mode'> {
   rings: QueueDetails[];
 }
 
-/** @hidden called by the socket when the C library reports a link event. */
-export function linkEvent(iface: MemifInterface, kind: number, qid: number, reason: string): void {
-  iface[kLinkEvent](kind, qid, reason);
+/** The socket an interface lives on, as the interface sees it (MemifSocket). */
+export interface InterfaceSocket {
+  /** The socket's path ('@name' when abstract). */
+  readonly path: string;
+  /** Whether the socket was closed. */
+  readonly closed: boolean;
+  /** The interfaces currently on the socket. */
+  readonly interfaces: MemifInterface[];
+  /** Creates another interface on the socket. */
+  createInterface(options?: InterfaceOptions): MemifInterface;
+  /** Closes the socket and every interface on it. */
+  close(): void;
+  /** @internal delivers link events the native side queued during an interface call. */
+  flushEvents(): void;
+}
+
+/** @internal called by the socket when the C library reports a link event. */
+export function linkEvent(iface: MemifInterface, kind: number, qid: number, reason: string, cause: number): void {
+  iface[kLinkEvent](kind, qid, reason, cause);
 }
 const kLinkEvent = Symbol('linkEvent');
 
@@ -89,7 +96,7 @@ const kLinkEvent = Symbol('linkEvent');
  */
 export class MemifInterface extends EventEmitter<InterfaceEvents> {
   /** The socket the interface lives on. */
-  readonly socket: MemifSocket;
+  readonly socket: InterfaceSocket;
   /** The options in effect, defaults applied. */
   readonly options: ResolvedInterfaceOptions;
   /** 'master' or 'slave'. */
@@ -103,29 +110,24 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   #connected = false;
   #lastReason = '';
   #lastAttemptReason = '';
-  /** rx queues of the current connection (a master may get fewer than configured). */
+  /** rx queues and ring size of the current connection (a master may get fewer queues). */
   #rxConnected = 0;
-  #rxModes: RxMode[];
-  /** Queues currently polled on each loop turn (polling mode, or adaptive while busy). */
-  #polled = new Set<number>();
-  #idle: number[];
-  /** rx() returned packets since the last poll tick (adaptive: busy). */
-  #busy: boolean[];
-  #pollTimer: NodeJS.Immediate | null = null;
-  /** Queue pairs handed to worker threads. */
+  #ringSize = 0;
+  #rx: RxScheduler;
+  #queues: (MemifQueue | undefined)[];
+  /** Queue pairs lent to other threads, by queue; those lent to worker_threads. */
+  #leases = new Map<number, NativeMemifLease>();
   #transferred = new Set<number>();
+  readonly #host: QueueHost;
 
   /** @internal use socket.createInterface() */
-  constructor(socket: MemifSocket, nsock: NativeMemifSocket, options: ResolvedInterfaceOptions, onClose: (iface: MemifInterface) => void) {
+  constructor(socket: InterfaceSocket, nsock: NativeMemifSocket, options: ResolvedInterfaceOptions, onClose: (iface: MemifInterface) => void) {
     super();
     this.socket = socket;
     this.options = options;
     this.role = options.role;
     this.id = options.id;
     this.#onClose = onClose;
-    this.#rxModes = new Array(options.rxQueues).fill(options.rxMode);
-    this.#idle = new Array(options.rxQueues).fill(0);
-    this.#busy = new Array(options.rxQueues).fill(false);
     this.#native = new native.MemifInterface(nsock, {
       id: options.id,
       isMaster: options.role === 'master',
@@ -139,6 +141,25 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       interrupts: true,
     });
     this.#handle = this.#native.handle;
+    this.#queues = new Array(Math.max(options.rxQueues, options.txQueues)).fill(undefined);
+    this.#rx = new RxScheduler(options.rxQueues, options.rxMode, {
+      active: () => this.#connected,
+      connectedQueues: () => this.#rxConnected,
+      lent: (q) => this.#leases.has(q),
+      mask: (q, polling) => this.#native?.setRxMode(q, polling ? RX_MODES.POLLING : RX_MODES.INTERRUPT),
+      emitRx: (q) => this.#emitRx(q),
+    });
+    const self = this;
+    this.#host = {
+      id: this.id,
+      get lastDisconnectReason() {
+        return self.#lastReason;
+      },
+      regions: () => this.#regionViews(),
+      flushEvents: () => this.socket.flushEvents(),
+      ringSize: () => this.#ringSize,
+      busy: this.#rx.busy,
+    };
   }
 
   /** @internal handle of the native object, unique per socket */
@@ -146,9 +167,9 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#handle;
   }
 
-  /** Whether the link is up. */
+  /** Up, and no burst call has found the peer breaking the protocol since. */
   get connected(): boolean {
-    return this.#connected;
+    return this.#connected && this.#native !== null && this.#native.connected;
   }
 
   /** Whether the interface was closed. */
@@ -161,115 +182,98 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#lastReason;
   }
 
-  // ---- data path ---------------------------------------------------------------------------
+  // ---- data path -------------------------------------------------------------------------------
 
-  /** Receives up to batch.capacity buffers (whole packets) on `queue`; returns the count. */
+  /** Queue pair `queue` (rx queue and tx queue), for this thread's bursts and events. */
+  queue(queue: number): MemifQueue {
+    return this.#queue('queue', queue, Math.min(this.options.rxQueues, this.options.txQueues));
+  }
+
   rx(queue: number, batch: PacketBatch): number {
-    const nat = this.#live('rx', queue, this.options.rxQueues);
-    const n = nat.rxBurst(queue, batch.words, batch.capacity);
-    if (n < 0) throw this.#burstError(n, 'rx');
-    batch.count = n;
-    if (n > 0) batch.bindRegions(this.#regionViews(nat));
-    if (n > 0) this.#busy[queue] = true;
-    return n;
+    return (this.#queues[queue] ?? this.#queue('rx', queue, this.options.rxQueues)).rx(batch);
   }
 
-  /** Releases received buffers to the peer: a whole batch (batch.count) or a count. */
   refill(queue: number, what: PacketBatch | number): number {
-    const nat = this.#live('refill', queue, this.options.rxQueues);
-    const count = typeof what === 'number' ? what : what.count;
-    const n = nat.rxRelease(queue, count);
-    if (n < 0) throw this.#burstError(n, 'refill');
-    if (typeof what !== 'number') what.count = 0;
-    return n;
+    return (this.#queues[queue] ?? this.#queue('refill', queue, this.options.rxQueues)).refill(what);
   }
 
-  /** Reserves up to `max` tx buffers; each comes with its capacity as len(). */
   alloc(queue: number, batch: PacketBatch, max = batch.capacity): number {
-    const nat = this.#live('alloc', queue, this.options.txQueues);
-    const n = nat.txAlloc(queue, batch.words, Math.min(max, batch.capacity));
-    if (n < 0) throw this.#burstError(n, 'alloc');
-    batch.count = n;
-    if (n > 0) batch.bindRegions(this.#regionViews(nat));
-    return n;
+    return (this.#queues[queue] ?? this.#queue('alloc', queue, this.options.txQueues)).alloc(batch, max);
   }
 
-  /** Publishes the first `count` buffers of the last alloc()/swap(); returns buffers sent. */
   tx(queue: number, batch: PacketBatch, count = batch.count): number {
-    const nat = this.#live('tx', queue, this.options.txQueues);
-    const n = nat.txBurst(queue, batch.words, count);
-    if (n < 0) throw this.#burstError(n, 'tx');
-    return n;
+    return (this.#queues[queue] ?? this.#queue('tx', queue, this.options.txQueues)).tx(batch, count);
   }
 
-  /**
-   * Slave only, zero-copy forward: moves the received buffers in `batch` (from rx on rxQueue)
-   * into tx slots of txQueue by swapping descriptors, no bytes copied. The batch then
-   * describes the tx buffers: send them with tx(txQueue, batch, moved), and refill(rxQueue, n)
-   * as usual. Returns how many buffers were moved (whole packets; fewer if the ring is full).
-   */
   swap(rxQueue: number, txQueue: number, batch: PacketBatch, count = batch.count): number {
-    const nat = this.#live('swap', rxQueue, this.options.rxQueues);
-    this.#live('swap', txQueue, this.options.txQueues);
-    const n = nat.txSwap(rxQueue, txQueue, batch.words, count);
-    if (n < 0) throw this.#burstError(n, 'swap');
-    return n;
+    if (txQueue !== rxQueue) this.#queue('swap', txQueue, this.options.txQueues);
+    return (this.#queues[rxQueue] ?? this.#queue('swap', rxQueue, this.options.rxQueues)).swap(batch, count, txQueue);
   }
 
-  /** Copies packets into the tx ring; returns how many were taken (sent, or dropped as too big). */
   send(queue: number, data: Uint8Array | Uint8Array[]): number {
-    const nat = this.#live('send', queue, this.options.txQueues);
-    const pkts = data instanceof Uint8Array ? [data] : data;
-    if (!Array.isArray(pkts)) throw new InvalidArgumentError('send() takes a Uint8Array or an array of them');
-    for (let k = 0; k < pkts.length; k++) {
-      if (!(pkts[k] instanceof Uint8Array)) throw new InvalidArgumentError(`send(): packet ${k} is not a Uint8Array`);
-    }
-    let done = 0;
-    while (done < pkts.length) {
-      const chunk = done === 0 && pkts.length <= 256 ? pkts : pkts.slice(done, done + 256);
-      const n = nat.txCopy(queue, chunk);
-      if (n < 0) throw this.#burstError(n, 'send');
-      done += n;
-      if (n < chunk.length) break; // ring full
-    }
-    return done;
+    return (this.#queues[queue] ?? this.#queue('send', queue, this.options.txQueues)).send(data);
   }
 
   /** Async iterator of received packets on `queue` (see packet-stream.ts for view lifetimes). */
   packets(queue = 0, options?: PacketsOptions): AsyncGenerator<Uint8Array, void, undefined> {
-    return packets(this, queue, options);
+    return this.queue(queue).packets(options);
   }
 
   /** A Duplex over `queue` with backpressure in both directions (see packet-stream.ts). */
   createStream(queue = 0, options?: StreamOptions): import('node:stream').Duplex {
-    return createStream(this, queue, options);
+    return this.queue(queue).createStream(options);
   }
+
+  // ---- lending queues to other threads ---------------------------------------------------------
 
   /**
    * Hands queue pair `queue` (rx and tx) to another thread: post the returned handle to a
-   * worker, which calls attachQueue(handle). Until reclaimQueue(), only that worker may burst
-   * on it, and 'rx' events for it are the worker's (see worker-queue.ts).
+   * worker, which calls attachQueue(handle). Until reclaimQueue(), only that thread bursts on
+   * it (this thread's calls on it throw InvalidStateError) and 'rx' for it is the worker's; the
+   * peer signals the worker directly, and link changes wake it through libmemif's lease.
    */
   transferQueue(queue: number): QueueHandle {
-    const nat = this.#live('transferQueue', queue);
-    if (!Number.isInteger(queue) || queue < 0 || queue >= Math.min(this.options.rxQueues, this.options.txQueues)) {
-      throw new InvalidArgumentError(`queue must be an integer from 0 to ${Math.min(this.options.rxQueues, this.options.txQueues) - 1}`);
-    }
-    const id = nat.shareQueue(queue);
+    const lent = this.#leases.get(queue);
+    // Again for a queue already transferred: the same handle (e.g. for a worker started anew).
+    const lease = lent !== undefined && this.#transferred.has(queue) ? lent : this.leaseQueue(queue, 'interrupt');
     this.#transferred.add(queue);
-    this.#polled.delete(queue);
-    return { kind: 'nmemif-queue', id, queue, interfaceId: this.id };
+    return { kind: 'nmemif-queue', key: lease.handoff(), queue, interfaceId: this.id };
   }
 
-  /** Takes a transferred queue back; the worker's calls fail from now on. */
+  /**
+   * @internal Lends queue pair `queue` to a native consumer (the bridge's ports): the lease a
+   * HalPort takes directly. rxMode: how the lessee receives ('polling': it polls and arms
+   * interrupts itself to sleep).
+   */
+  leaseQueue(queue: number, rxMode: 'interrupt' | 'polling'): NativeMemifLease {
+    const nat = this.#live('transferQueue');
+    const pairs = Math.min(this.options.rxQueues, this.options.txQueues);
+    if (!Number.isInteger(queue) || queue < 0 || queue >= pairs) {
+      throw new InvalidArgumentError(`queue must be an integer from 0 to ${pairs - 1}, got ${String(queue)}`);
+    }
+    if (this.#leases.has(queue)) throw new InvalidStateError(`queue ${queue} is already lent; reclaimQueue(${queue}) first`);
+    const lease = new native.MemifLease(nat, queue, rxMode === 'polling' ? RX_MODES.POLLING : RX_MODES.INTERRUPT);
+    this.#leases.set(queue, lease);
+    this.#rx.release(queue);
+    const q = this.#queues[queue];
+    if (q !== undefined) queueBlock(q, true, false);
+    return lease;
+  }
+
+  /** Takes a lent queue back; the other thread's calls fail from now on. */
   reclaimQueue(queue: number): void {
-    if (!this.#transferred.has(queue)) return;
-    this.#live('reclaimQueue').unshareQueue(queue);
+    const lease = this.#leases.get(queue);
+    if (lease === undefined) return;
+    this.#live('reclaimQueue');
+    lease.end();
+    this.#leases.delete(queue);
     this.#transferred.delete(queue);
-    if (this.#connected) this.#applyRxMode(queue);
+    const q = this.#queues[queue];
+    if (q !== undefined) queueBlock(q, false, false);
+    if (this.#connected) this.#rx.apply(queue);
   }
 
-  // ---- control -----------------------------------------------------------------------------
+  // ---- control ------------------------------------------------------------------------------
 
   /** Changes a queue's rx mode at run time (kept across reconnects). */
   setRxMode(queue: number, mode: RxMode): void {
@@ -279,13 +283,12 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     if (mode !== 'interrupt' && mode !== 'polling' && mode !== 'adaptive') {
       throw new InvalidArgumentError(`rx mode must be "interrupt", "polling" or "adaptive", got ${JSON.stringify(mode)}`);
     }
-    this.#rxModes[queue] = mode;
-    if (this.#connected) this.#applyRxMode(queue);
+    this.#rx.setMode(queue, mode);
   }
 
   /** The rx mode of `queue`. */
   rxMode(queue: number): RxMode {
-    return this.#rxModes[queue];
+    return this.#rx.mode(queue);
   }
 
   /** Interface and ring details (sizes, head/tail, regions, peer names). */
@@ -329,126 +332,86 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#native = null;
     this.#regions = null;
     this.#connected = false;
-    this.#stopPolling();
+    this.#rx.stop();
+    this.#leases.clear(); // libmemif ended them with the interface
+    this.#transferred.clear();
     this.#onClose(this);
+    for (const q of this.#queues) {
+      if (q === undefined) continue;
+      queueBlock(q, false, true);
+      q.emit('close');
+    }
     this.emit('close');
   }
 
-  // ---- internals -----------------------------------------------------------------------------
+  // ---- internals -------------------------------------------------------------------------------
 
   /** @internal link events from the socket (see linkEvent()). */
-  [kLinkEvent](kind: number, qid: number, reason: string): void {
-    if (kind === EV_CONNECT) {
+  [kLinkEvent](kind: number, qid: number, reason: string, cause: number): void {
+    if (kind === EVENTS.CONNECT) {
       this.#connected = true;
       this.#regions = null;
-      this.#rxConnected = this.#native?.details().rxQueues ?? 0;
-      for (let q = 0; q < this.options.rxQueues; q++) this.#applyRxMode(q);
+      const d = this.#native?.details();
+      this.#rxConnected = d?.rxQueues ?? 0;
+      this.#ringSize = 2 ** (d?.log2RingSize ?? 0);
+      this.#rx.applyAll();
       log.info('interface %d (%s) on %s: link up', this.id, this.role, this.socket.path);
       this.emit('connect');
-    } else if (kind === EV_DISCONNECT) {
+      for (const q of this.#queues) if (q !== undefined) queueLink(q, true, '');
+    } else if (kind === EVENTS.DISCONNECT) {
       const was = this.#connected;
       this.#connected = false;
       this.#regions = null;
       this.#lastReason = reason;
-      this.#stopPolling();
+      this.#rx.stop();
       if (was) {
         log.info('interface %d (%s) on %s: link down: %s', this.id, this.role, this.socket.path, reason);
         this.emit('disconnect', reason);
+        for (const q of this.#queues) if (q !== undefined) queueLink(q, false, reason);
+        if (cause === DOWN_CAUSES.VIOLATION && this.options.errorOnViolation) {
+          this.emit('error', new ProtocolError(`interface ${this.id} (${this.role}): the peer broke the memif protocol: ${reason}`, reason));
+        }
       } else if (reason !== this.#lastAttemptReason) {
         // A refused attempt (a slave retries with backoff): say why once, not on every retry.
         log.warn('interface %d (%s) on %s: connection attempt failed: %s', this.id, this.role, this.socket.path, reason);
       }
       this.#lastAttemptReason = was ? '' : reason;
-    } else if (kind === EV_RX) {
-      if (this.#transferred.has(qid)) return;
-      if (this.#rxModes[qid] === 'adaptive' && !this.#polled.has(qid)) this.#startPolling(qid);
-      this.emit('rx', qid);
+    } else if (kind === EVENTS.RX) {
+      if (this.#leases.has(qid)) return;
+      this.#rx.interrupt(qid);
+      this.#emitRx(qid);
     }
   }
 
-  #applyRxMode(queue: number): void {
-    const nat = this.#native;
-    if (nat === null || queue >= this.#rxConnected) return;
-    const mode = this.#rxModes[queue];
-    if (this.#transferred.has(queue)) {
-      // The worker waits on the eventfd itself; the peer must keep signalling it.
-      nat.setRxMode(queue, RX_INTERRUPT);
-      return;
-    }
-    if (mode === 'polling') {
-      nat.setRxMode(queue, RX_POLLING);
-      this.#startPolling(queue);
-    } else {
-      this.#polled.delete(queue);
-      nat.setRxMode(queue, RX_INTERRUPT);
-      // Packets may have arrived while masked: look once.
-      this.#emitSoon(queue);
-    }
+  #emitRx(queue: number): void {
+    this.emit('rx', queue);
+    const q = this.#queues[queue];
+    if (q !== undefined) queueRx(q);
   }
 
-  #startPolling(queue: number): void {
-    const nat = this.#native;
-    if (nat === null) return;
-    if (this.#rxModes[queue] === 'adaptive') nat.setRxMode(queue, RX_POLLING);
-    this.#polled.add(queue);
-    this.#idle[queue] = 0;
-    this.#schedulePoll();
-  }
-
-  #schedulePoll(): void {
-    if (this.#pollTimer === null && this.#polled.size > 0) this.#pollTimer = setImmediate(() => this.#pollTick());
-  }
-
-  #pollTick(): void {
-    this.#pollTimer = null;
-    if (!this.#connected) return;
-    for (const q of this.#polled) {
-      this.#idle[q] = this.#busy[q] ? 0 : this.#idle[q] + 1;
-      this.#busy[q] = false;
-      if (this.#rxModes[q] === 'adaptive' && this.#idle[q] >= ADAPTIVE_IDLE_POLLS) {
-        this.#polled.delete(q);
-        this.#native?.setRxMode(q, RX_INTERRUPT);
-        this.emit('rx', q); // the re-check after unmasking
-        continue;
-      }
-      this.emit('rx', q);
-    }
-    this.#schedulePoll();
-  }
-
-  #emitSoon(queue: number): void {
-    setImmediate(() => {
-      if (this.#connected) this.emit('rx', queue);
-    });
-  }
-
-  #stopPolling(): void {
-    this.#polled.clear();
-    if (this.#pollTimer !== null) clearImmediate(this.#pollTimer);
-    this.#pollTimer = null;
-  }
-
-  #regionViews(nat: NativeMemifInterface): Uint8Array[] {
-    if (this.#regions === null) this.#regions = nat.regions().map((ab) => new Uint8Array(ab));
+  #regionViews(): Uint8Array[] {
+    if (this.#regions === null) this.#regions = this.#native?.regions().map((ab) => new Uint8Array(ab)) ?? [];
     return this.#regions;
   }
 
-  #live(what: string, queue = -1, count = 0): NativeMemifInterface {
-    if (this.#native === null) throw new ClosedError(`${what}: interface ${this.id} is closed`);
-    if (count > 0 && !(Number.isInteger(queue) && queue >= 0 && queue < count)) {
+  /** The queue object (created on first use), after the checks of a call on it. */
+  #queue(what: string, queue: number, count: number): MemifQueue {
+    const nat = this.#live(what);
+    const q = this.#queues[queue];
+    if (q !== undefined) return q;
+    if (!(Number.isInteger(queue) && queue >= 0 && queue < count)) {
       throw new InvalidArgumentError(`${what}: queue must be an integer from 0 to ${count - 1}, got ${String(queue)}`);
     }
-    if (this.#transferred.has(queue)) throw this.#ownedError(what, queue);
+    const created = new MemifQueue(new native.MemifQueue(nat, queue), queue, this.id, this.#host, null);
+    if (this.#connected) queueLink(created, true, '');
+    if (this.#leases.has(queue)) queueBlock(created, true, false);
+    this.#queues[queue] = created;
+    return created;
+  }
+
+  #live(what: string): NativeMemifInterface {
+    if (this.#native === null) throw new ClosedError(`${what}: interface ${this.id} is closed`);
     return this.#native;
-  }
-
-  #ownedError(what: string, queue: number): Error {
-    return new InvalidStateError(`${what}: queue ${queue} is owned by a worker thread; reclaimQueue(${queue}) first`);
-  }
-
-  #burstError(ret: number, what: string): Error {
-    if (ret === -71) this.socket.flushEvents();
-    return burstError(ret, what, this.#lastReason);
   }
 }
 

@@ -3,6 +3,7 @@
  * messages that say what to fix (every failure is an InvalidArgumentError,
  * code ERR_NMEMIF_INVALID_ARG).
  */
+import { MODES as ABI_MODES } from '../abi';
 import { InvalidArgumentError } from '../errors';
 
 /** memif's roles: the master (server) listens and maps the slave's memory; the slave
@@ -19,7 +20,8 @@ export type Mode = 'ethernet' | 'ip' | 'punt-inject';
  */
 export type RxMode = 'interrupt' | 'polling' | 'adaptive';
 
-export const MODES: Record<Mode, number> = { ethernet: 0, ip: 1, 'punt-inject': 2 };
+/** Interface modes by name, with their numbers from the C header. */
+export const MODES: Readonly<Record<Mode, number>> = ABI_MODES;
 
 /** Options of a {@link MemifSocket} (all optional; see {@link socketDefaults}). */
 export interface SocketOptions {
@@ -59,6 +61,9 @@ export interface InterfaceOptions {
   bufferSize?: number;
   /** How received packets are noticed, per queue (default 'interrupt'); see {@link RxMode}. */
   rxMode?: RxMode;
+  /** Also emit 'error' (a ProtocolError) when the peer breaks the protocol and the link goes
+   * down for it (default false: that is a 'disconnect' like any other, with its reason). */
+  errorOnViolation?: boolean;
 }
 
 /** {@link SocketOptions} with every default applied (what a socket runs with). */
@@ -95,6 +100,7 @@ export const interfaceDefaults: ResolvedInterfaceOptions = {
   log2RingSize: 10,
   bufferSize: 2048,
   rxMode: 'interrupt',
+  errorOnViolation: false,
 };
 
 function bad(what: string): never {
@@ -166,6 +172,7 @@ export function resolveInterfaceOptions(opts: InterfaceOptions = {}): ResolvedIn
   if (!['interrupt', 'polling', 'adaptive'].includes(o.rxMode)) {
     bad(`rxMode must be "interrupt", "polling" or "adaptive", got ${JSON.stringify(o.rxMode)}`);
   }
+  if (typeof o.errorOnViolation !== 'boolean') bad('errorOnViolation must be a boolean');
   return o as ResolvedInterfaceOptions;
 }
 

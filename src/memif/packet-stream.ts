@@ -1,5 +1,6 @@
 /**
- * Iteration and streams over one queue of an interface.
+ * Iteration and streams over one queue pair (a MemifQueue, in the interface's thread or in a
+ * worker).
  *
  * packets(): an async iterator of received packets. A single-buffer packet is yielded as a
  * zero-copy view, valid until the iterator is resumed (copy it to keep it); a chained packet
@@ -16,7 +17,17 @@
 import type { Duplex } from 'node:stream';
 import { InvalidArgumentError, NotConnectedError } from '../errors';
 import { PacketBatch } from './batch';
-import type { MemifInterface } from './interface';
+
+/** What iteration and streams use of a queue (MemifQueue has it). */
+export interface PacketQueue {
+  readonly connected: boolean;
+  readonly closed: boolean;
+  rx(batch: PacketBatch): number;
+  refill(batch: PacketBatch): number;
+  send(data: Uint8Array): number;
+  on(event: 'rx' | 'connect' | 'disconnect' | 'close', fn: () => void): unknown;
+  off(event: 'rx' | 'connect' | 'disconnect' | 'close', fn: () => void): unknown;
+}
 
 /** Options of {@link MemifInterface.packets}. */
 export interface PacketsOptions {
@@ -34,68 +45,58 @@ export interface StreamOptions extends PacketsOptions {
   maxRetryMs?: number;
 }
 
-/** Resolves on the next rx of `queue`, link change or close of `iface`. */
-function nextActivity(iface: MemifInterface, queue: number): Promise<void> {
+/** Resolves on the next rx, link change or close of `q`. */
+function nextActivity(q: PacketQueue): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
-      iface.off('rx', onRx);
-      iface.off('connect', done);
-      iface.off('disconnect', done);
-      iface.off('close', done);
+      for (const ev of ['rx', 'connect', 'disconnect', 'close'] as const) q.off(ev, done);
       resolve();
     };
-    const onRx = (q: number): void => {
-      if (q === queue) done();
-    };
-    iface.on('rx', onRx);
-    iface.on('connect', done);
-    iface.on('disconnect', done);
-    iface.on('close', done);
+    for (const ev of ['rx', 'connect', 'disconnect', 'close'] as const) q.on(ev, done);
   });
 }
 
-export async function* packets(iface: MemifInterface, queue: number, opts: PacketsOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* packets(q: PacketQueue, opts: PacketsOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
   const batch = new PacketBatch(opts.batchSize ?? 64);
-  while (!iface.closed) {
+  while (!q.closed) {
     let n = 0;
-    if (iface.connected) {
+    if (q.connected) {
       try {
-        n = iface.rx(queue, batch);
+        n = q.rx(batch);
       } catch (err) {
-        if (!(err instanceof NotConnectedError) || iface.closed) throw err;
+        if (!(err instanceof NotConnectedError) || q.closed) throw err;
       }
     }
     if (n === 0) {
-      await nextActivity(iface, queue);
+      await nextActivity(q);
       continue;
     }
     for (let i = 0; i < n; i = batch.packetEnd(i)) {
-      if (!batch.hasNext(i)) {
-        yield batch.view(i);
-      } else {
-        const copy = new Uint8Array(batch.packetLength(i));
-        batch.copyPacket(i, copy);
-        yield copy;
-      }
-      if (!iface.connected) break; // the views died with the link
+      yield batch.hasNext(i) ? batch.packet(i) : batch.view(i);
+      if (!q.connected) break; // the views died with the link
     }
-    if (iface.connected) iface.refill(queue, batch);
+    if (q.connected) q.refill(batch);
   }
 }
 
-export function createStream(iface: MemifInterface, queue: number, opts: StreamOptions = {}): Duplex {
+export function createStream(q: PacketQueue, opts: StreamOptions = {}): Duplex {
   const batch = new PacketBatch(opts.batchSize ?? 64);
   const hwm = opts.highWaterMark ?? 256;
   const maxRetryMs = opts.maxRetryMs ?? 4;
   if (!Number.isInteger(hwm) || hwm < 1) throw new InvalidArgumentError('highWaterMark must be a positive integer');
   let reading = false;
   let dropped = 0;
+  let lastReason = '';
+  const onDown = (reason?: unknown): void => {
+    lastReason = typeof reason === 'string' ? reason : '';
+  };
+  q.on('disconnect', onDown);
 
   const pump = (): void => {
-    while (reading && iface.connected) {
+    while (reading && q.connected) {
       let n: number;
       try {
-        n = iface.rx(queue, batch);
+        n = q.rx(batch);
       } catch (err) {
         if (err instanceof NotConnectedError) return;
         stream.destroy(err as Error);
@@ -107,26 +108,23 @@ export function createStream(iface: MemifInterface, queue: number, opts: StreamO
         batch.copyPacket(i, buf);
         if (!stream.push(buf)) reading = false; // finish the batch, then stop draining
       }
-      iface.refill(queue, batch);
+      q.refill(batch);
     }
-  };
-  const onRx = (q: number): void => {
-    if (q === queue) pump();
   };
   const onClose = (): void => {
     stream.push(null);
   };
-  iface.on('rx', onRx);
-  iface.on('connect', pump);
-  iface.on('close', onClose);
+  q.on('rx', pump);
+  q.on('connect', pump);
+  q.on('close', onClose);
 
   // A full ring has no "room" signal in memif: retry at once, then after 1, 2, 4... ms (capped).
   const sendOne = (chunk: Uint8Array, cb: (err?: Error | null) => void, waitMs = -1): void => {
-    if (iface.closed) return cb(new NotConnectedError('interface closed while a write was pending'));
-    if (!iface.connected) return cb(new NotConnectedError('link down while a write was pending', iface.lastDisconnectReason));
+    if (q.closed) return cb(new NotConnectedError('interface closed while a write was pending'));
+    if (!q.connected) return cb(new NotConnectedError('link down while a write was pending', lastReason));
     let sent: number;
     try {
-      sent = iface.send(queue, chunk);
+      sent = q.send(chunk);
     } catch (err) {
       return cb(err as Error);
     }
@@ -156,9 +154,10 @@ export function createStream(iface: MemifInterface, queue: number, opts: StreamO
       sendOne(chunk, cb);
     },
     destroy(err, cb): void {
-      iface.off('rx', onRx);
-      iface.off('connect', pump);
-      iface.off('close', onClose);
+      q.off('rx', pump);
+      q.off('connect', pump);
+      q.off('close', onClose);
+      q.off('disconnect', onDown);
       cb(err);
     },
   });

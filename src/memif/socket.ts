@@ -2,28 +2,26 @@
  * MemifSocket: one memif socket path (filesystem or '@abstract') hosting any number of
  * interfaces of either role. Its listener, control connections, reconnect timer and the
  * interfaces' interrupt eventfds are members of the nStack engine's EventPoll: the C library
- * asks for them through its fd-update callback, and readiness goes back into it.
+ * asks for them through its fd-update callback, and readiness goes back into it. Readiness bits
+ * cross as epoll bits both ways (the binding maps them to the C library's, in C).
  */
+import { FD_OPS } from '../abi';
 import { ClosedError } from '../errors';
 import { native, type NativeLinkEvent, type NativeMemifSocket } from '../native';
 import { defaultEngine, type Engine } from '../nstack/engine';
-import { epollToNmif, nmifToEpoll } from '../nstack/constants';
 import { logger } from '../nstack/log';
 import { trackSocket, untrackSocket } from './cleanup';
-import { MemifInterface, linkEvent } from './interface';
+import { MemifInterface, linkEvent, type InterfaceSocket } from './interface';
 import { resolveInterfaceOptions, resolveSocketOptions, type InterfaceOptions, type ResolvedSocketOptions, type SocketOptions } from './options';
 import { socketError } from './native-errors';
 
 const log = logger('memif');
 
-const FD_ADD = 1;
-const FD_MOD = 2;
-
 /**
  * One memif socket path (filesystem, or '@name' for an abstract socket) hosting any number of
  * interfaces of either role. Open sockets are closed on process exit and on SIGINT/SIGTERM.
  */
-export class MemifSocket {
+export class MemifSocket implements InterfaceSocket {
   /** The options in effect, defaults applied. */
   readonly options: ResolvedSocketOptions;
   /** The event engine the socket's file descriptors are watched by (one per thread by default). */
@@ -97,10 +95,10 @@ export class MemifSocket {
   }
 
   #fdUpdate(fd: number, op: number, events: number, token: number): void {
-    if (op === FD_ADD) {
-      this.engine.watch(fd, nmifToEpoll(events), (revents) => this.#ready(token, revents));
-    } else if (op === FD_MOD) {
-      this.engine.modify(fd, nmifToEpoll(events));
+    if (op === FD_OPS.ADD) {
+      this.engine.watch(fd, events, (revents) => this.#ready(token, revents));
+    } else if (op === FD_OPS.MOD) {
+      this.engine.modify(fd, events);
     } else {
       this.engine.unwatch(fd);
     }
@@ -109,13 +107,13 @@ export class MemifSocket {
   #ready(token: number, revents: number): void {
     const nat = this.#native;
     if (nat === null) return;
-    this.#dispatch(nat.fdReady(token, epollToNmif(revents)));
+    this.#dispatch(nat.fdReady(token, revents));
   }
 
   #dispatch(events: NativeLinkEvent[]): void {
-    for (const [kind, handle, qid, reason] of events) {
+    for (const [kind, handle, qid, reason, cause] of events) {
       const iface = this.#interfaces.get(handle);
-      if (iface) linkEvent(iface, kind, qid, reason);
+      if (iface) linkEvent(iface, kind, qid, reason, cause);
     }
   }
 }

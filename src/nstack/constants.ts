@@ -36,34 +36,6 @@ export const MAX_EVENTS_LIMIT = 1024;
 /** Default batch of wait() and of one onReady() pass. */
 export const DEFAULT_MAX_EVENTS = 64;
 
-/* Readiness bits of the memif C core's fd-update contract (native/libmemif/include/nmemif.h). */
-/** The C core's fd-update bit: readable. */
-export const NMIF_EV_READ = 1;
-/** The C core's fd-update bit: writable. */
-export const NMIF_EV_WRITE = 2;
-/** The C core's fd-update bit: error. */
-export const NMIF_EV_ERROR = 4;
-/** The C core's fd-update bit: hang-up. */
-export const NMIF_EV_HUP = 8;
-
-/** NMIF_EV_* (what the C core wants watched) to EPOLL* (level-triggered). */
-export function nmifToEpoll(events: number): number {
-  let out = 0;
-  if (events & NMIF_EV_READ) out |= EPOLLIN;
-  if (events & NMIF_EV_WRITE) out |= EPOLLOUT;
-  return out;
-}
-
-/** EPOLL* (what happened) to NMIF_EV_* (what nmif_fd_ready expects). */
-export function epollToNmif(revents: number): number {
-  let out = 0;
-  if (revents & (EPOLLIN | EPOLLPRI | EPOLLRDHUP)) out |= NMIF_EV_READ;
-  if (revents & EPOLLOUT) out |= NMIF_EV_WRITE;
-  if (revents & EPOLLERR) out |= NMIF_EV_ERROR;
-  if (revents & EPOLLHUP) out |= NMIF_EV_HUP;
-  return out;
-}
-
 const NAMES: ReadonlyArray<[number, string]> = [
   [EPOLLIN, 'IN'],
   [EPOLLPRI, 'PRI'],

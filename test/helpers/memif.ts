@@ -54,8 +54,9 @@ export function nextEvent<T extends unknown[] = unknown[]>(emitter: Emitter, eve
   return within(p, ms, what).finally(() => emitter.off(event, fn));
 }
 
-/** Resolves once the interface is connected (at once if it already is). */
-export async function connected(iface: MemifInterface, ms = 5000, what = `interface ${iface.id} (${iface.role}) to connect`): Promise<void> {
+/** Resolves once the interface is connected (at once if it already is). The default bound is
+ * generous: under load a handshake can time out and be retried. */
+export async function connected(iface: MemifInterface, ms = 30000, what = `interface ${iface.id} (${iface.role}) to connect`): Promise<void> {
   if (iface.connected) return;
   await nextEvent(iface, 'connect', ms, what);
 }

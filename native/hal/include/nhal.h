@@ -18,12 +18,11 @@
  * updated with relaxed atomic stores so that another thread (JavaScript, through an external
  * ArrayBuffer) reads them without a call per counter and without torn values.
  *
- * Quiesce. A memif port brackets every burst with a gate (enter/leave). The thread that owns
- * the memif socket closes the gate from on_disconnect, before libmemif unmaps anything, and
- * waits for a burst in flight to leave; the worker then sees a closed gate and skips the port
- * (counting tx drops as link_down) until the gate opens again on reconnect. The gate is an ops
- * pair so that the Node binding can use its existing queue-sharing gate; plain C programs use
- * nhal_gate_t below.
+ * Quiesce. A memif port holds a queue lease of its interface (nmif_lease_t, nmemif.h) and
+ * brackets every burst with the lease's gate. libmemif closes that gate itself in its teardown,
+ * before it unmaps anything, and waits for a burst in flight to leave; the worker then sees a
+ * closed gate and skips the port (counting tx drops as link_down) until the next link-up
+ * reopens it. No callback of the application is involved.
  */
 #ifndef NHAL_H
 #define NHAL_H
@@ -64,6 +63,10 @@ typedef struct nhal_stats {
   uint64_t v[NHAL_ST_COUNT];
 } nhal_stats_t;
 
+/* The counters' names by index (snake_case; [NHAL_ST_COUNT_USED] and beyond are NULL): the one
+ * list bindings and tools read the order from. */
+extern const char *const nhal_stat_names[NHAL_ST_COUNT];
+
 /* ---- packet batches ------------------------------------------------------------------------ */
 
 typedef struct nhal_seg {
@@ -92,30 +95,12 @@ int nhal_port_destroy(nhal_port_t *p);
 
 /* ---- the memif backend ----------------------------------------------------------------------- */
 
-typedef struct nhal_gate_ops {
-  int (*enter)(void *ctx);  /* 0: the queue may be used until leave; <0: it may not */
-  void (*leave)(void *ctx);
-} nhal_gate_ops_t;
-
-/* A ready-made gate for plain C programs: close it from on_disconnect, open it from
- * on_connect. Starts closed. */
-typedef struct nhal_gate {
-  int busy;     /* accessed with __atomic builtins only */
-  int closed;
-} nhal_gate_t;
-
-extern const nhal_gate_ops_t nhal_gate_ops;
-void nhal_gate_init(nhal_gate_t *g);
-/* Closes the gate and waits until a burst in flight has left (owner thread, before unmap). */
-void nhal_gate_close(nhal_gate_t *g);
-void nhal_gate_open(nhal_gate_t *g);
-
-/* A port over queue pair qid of iface. The interface must outlive the port, or the gate must
- * stay closed once it is gone. gate NULL = no gate (the caller guarantees the link is stable).
- * Put the rx queue in polling mode (the library then leaves its eventfd alone): the worker
- * arms the interrupt itself while it sleeps. */
-int nhal_memif_port_create(nhal_port_t **out, const char *name, nmif_if_t *iface, uint16_t qid,
-                           const nhal_gate_ops_t *gate, void *gate_ctx, nhal_stats_t *stats);
+/* A port over the queue pair of `lease` (nmif_lease_create on the interface's thread, with
+ * rx_mode NMIF_RX_POLLING: the worker polls, and arms the interrupt itself only while it
+ * sleeps). The port takes its own reference; the lease may end or its interface go away at any
+ * time, the port then stays down. */
+int nhal_memif_port_create(nhal_port_t **out, const char *name, nmif_lease_t *lease,
+                           nhal_stats_t *stats);
 
 /* ---- the DPDK backend (dpdk_port.c, or dpdk_stub.c returning -ENOTSUP) ----------------------- */
 
@@ -193,8 +178,12 @@ enum nhal_worker_stat {
   NHAL_WS_PATHS,          /* current number of paths */
   NHAL_WS_PAUSED,         /* 1 while paused */
   NHAL_WS_IRQ_WAKEUPS,    /* sleeps ended by an input's interrupt */
+  NHAL_WS_COUNT_USED,
   NHAL_WS_COUNT = 8
 };
+
+/* Names of the worker counters by index, as nhal_stat_names. */
+extern const char *const nhal_worker_stat_names[NHAL_WS_COUNT];
 
 int nhal_worker_create(nhal_worker_t **out, const nhal_worker_args_t *args);
 /* Stops and joins the thread; ports stay (their users count drops). */

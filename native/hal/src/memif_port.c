@@ -1,8 +1,8 @@
-/* The memif backend: one queue pair of an nmif interface.
+/* The memif backend: one queue pair of an nmif interface, through a queue lease.
  *
  * rx hands out the ring's own buffers (zero-copy, chains become multi-segment packets) and
- * holds the gate until rx_done has released them, so the mapping cannot go away while the
- * other port copies from it. tx copies into buffers reserved from the tx ring, chaining as
+ * holds the lease's gate until rx_done has released them, so the mapping cannot go away while
+ * the other port copies from it. tx copies into buffers reserved from the tx ring, chaining as
  * many as a packet needs, and publishes them with one tx_burst. */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,12 +11,14 @@
 #include "copy.h"
 #include "port.h"
 
+#define NHAL_STR_(x) #x
+#define NHAL_STR(x) NHAL_STR_(x)
+
 typedef struct memif_port {
   nhal_port_t base;
-  nmif_if_t *iface;
+  nmif_lease_t *lease;
+  nmif_if_t *rx_iface;          /* while the gate is held between rx_burst and rx_done */
   uint16_t qid;
-  const nhal_gate_ops_t *gate;
-  void *gate_ctx;
   uint16_t rx_held;             /* buffers of the last rx_burst, released by rx_done */
   int rx_in;                    /* the gate is held between rx_burst and rx_done */
   uint32_t tx_buf_size;         /* learned from tx_alloc; 2048 until then */
@@ -24,23 +26,24 @@ typedef struct memif_port {
   nmif_buf_t txb[NHAL_SEGS_MAX];
 } memif_port_t;
 
-static int no_gate_enter(void *ctx) { return 0; }
-static void no_gate_leave(void *ctx) {}
-static const nhal_gate_ops_t no_gate = {no_gate_enter, no_gate_leave};
-
 static int memif_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) {
   memif_port_t *m = (memif_port_t *)p;
   nhal__batch_reset(b);
-  if (m->gate->enter(m->gate_ctx) < 0) {
+  if (nmif_lease_enter(m->lease) < 0) {
     NHAL_STAT_ADD(p->stats, NHAL_ST_DOWN_POLLS, 1);
     return -ENOTCONN;
   }
+  nmif_if_t *iface = nmif_lease_iface(m->lease);
   if (max > NHAL_BURST_MAX) max = NHAL_BURST_MAX;
   /* Ask for as many buffers as packets: with chains we get fewer packets, never more. */
-  int n = nmif_rx_burst(m->iface, m->qid, m->rxb, max);
-  if (n == -ENOBUFS) n = nmif_rx_burst(m->iface, m->qid, m->rxb, NHAL_SEGS_MAX);  /* one long chain */
+  int n = nmif_rx_burst(iface, m->qid, m->rxb, max);
+  if (n == -ENOBUFS) n = nmif_rx_burst(iface, m->qid, m->rxb, NHAL_SEGS_MAX);  /* one long chain */
+  if (n == -ENOBUFS) {  /* legal, but more buffers than a batch holds: not left blocking the ring */
+    nmif_rx_refuse(iface, m->qid, "chain longer than " NHAL_STR(NHAL_SEGS_MAX) " buffers");
+    n = -EPROTO;
+  }
   if (n <= 0) {
-    m->gate->leave(m->gate_ctx);
+    nmif_lease_leave(m->lease);
     if (n == -ENOTCONN) NHAL_STAT_ADD(p->stats, NHAL_ST_DOWN_POLLS, 1);
     else if (n < 0) NHAL_STAT_ADD(p->stats, NHAL_ST_RX_ERRORS, 1);
     return n;
@@ -74,6 +77,7 @@ static int memif_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) {
   b->n_segs = b->first[pk];
   m->rx_held = (uint16_t)n;
   m->rx_in = 1;
+  m->rx_iface = iface;
   NHAL_STAT_ADD(p->stats, NHAL_ST_RX_PKTS, pk);
   NHAL_STAT_ADD(p->stats, NHAL_ST_RX_BYTES, bytes);
   NHAL_STAT_ADD(p->stats, NHAL_ST_RX_BURSTS, 1);
@@ -83,10 +87,10 @@ static int memif_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) {
 static void memif_rx_done(nhal_port_t *p, nhal_batch_t *b) {
   memif_port_t *m = (memif_port_t *)p;
   if (!m->rx_in) return;
-  nmif_rx_release(m->iface, m->qid, m->rx_held);
+  nmif_rx_release(m->rx_iface, m->qid, m->rx_held);
   m->rx_held = 0;
   m->rx_in = 0;
-  m->gate->leave(m->gate_ctx);
+  nmif_lease_leave(m->lease);
 }
 
 /* Copies packet i of b into ring buffers dst[0..avail), each filled up to its own capacity
@@ -139,10 +143,11 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   memif_port_t *m = (memif_port_t *)p;
   const uint16_t n = b->n_pkts;
   if (n == 0) return 0;
-  if (m->gate->enter(m->gate_ctx) < 0) {
+  if (nmif_lease_enter(m->lease) < 0) {
     NHAL_STAT_ADD(p->stats, NHAL_ST_DROP_LINK_DOWN, n);
     return 0;
   }
+  nmif_if_t *iface = nmif_lease_iface(m->lease);
   /* Buffers to reserve: one per packet, more for packets longer than the buffer size seen
    * last time (the division is off the common path). Bytes are summed here, once. */
   const uint32_t bs = m->tx_buf_size;
@@ -154,9 +159,9 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
     if (len > bs) want += (len - 1) / bs;
   }
   if (want > NHAL_SEGS_MAX) want = NHAL_SEGS_MAX;
-  int got = nmif_tx_alloc(m->iface, m->qid, m->txb, (uint16_t)want);
+  int got = nmif_tx_alloc(iface, m->qid, m->txb, (uint16_t)want);
   if (got < 0) {
-    m->gate->leave(m->gate_ctx);
+    nmif_lease_leave(m->lease);
     NHAL_STAT_ADD(p->stats, got == -ENOTCONN ? NHAL_ST_DROP_LINK_DOWN : NHAL_ST_DROP_TX_FULL, n);
     return 0;
   }
@@ -174,7 +179,7 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
     /* Out of reserved buffers (the peer offered shorter ones than counted on): reserve more
      * while the ring has them; the reservations extend the same run of slots. */
     while ((k = copy_chained(b, i, &m->txb[used], avail - used)) == 0 && avail < NHAL_SEGS_MAX) {
-      int more = nmif_tx_alloc(m->iface, m->qid, &m->txb[avail], (uint16_t)(NHAL_SEGS_MAX - avail));
+      int more = nmif_tx_alloc(iface, m->qid, &m->txb[avail], (uint16_t)(NHAL_SEGS_MAX - avail));
       if (more <= 0) break;
       avail += (uint32_t)more;
     }
@@ -188,8 +193,8 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
   }
   sent = (uint16_t)(i - too_big);
   for (uint16_t j = i; j < n; j++) bytes -= b->pkt_len[j];
-  int r = used ? nmif_tx_burst(m->iface, m->qid, m->txb, (uint16_t)used) : 0;
-  m->gate->leave(m->gate_ctx);
+  int r = used ? nmif_tx_burst(iface, m->qid, m->txb, (uint16_t)used) : 0;
+  nmif_lease_leave(m->lease);
   if (r < 0) {  /* link went down under us: nothing was published */
     NHAL_STAT_ADD(p->stats, NHAL_ST_DROP_LINK_DOWN, sent);
     sent = 0;
@@ -204,21 +209,25 @@ static int memif_tx_burst(nhal_port_t *p, const nhal_batch_t *b) {
 
 static int memif_rx_irq(nhal_port_t *p, int arm) {
   memif_port_t *m = (memif_port_t *)p;
-  if (m->gate->enter(m->gate_ctx) < 0) return -ENOTCONN;
+  if (nmif_lease_enter(m->lease) < 0) return -ENOTCONN;
+  nmif_if_t *iface = nmif_lease_iface(m->lease);
   int r;
   if (arm) {
-    r = nmif_rx_arm(m->iface, m->qid, 1);
+    r = nmif_rx_arm(iface, m->qid, 1);
     if (r > 0) r = -EAGAIN;
-    else if (r == 0) r = nmif_rx_queue_fd(m->iface, m->qid);
+    else if (r == 0) r = nmif_lease_rx_fd(m->lease);
   } else {
-    r = nmif_rx_arm(m->iface, m->qid, 0);
-    nmif_rx_queue_ack(m->iface, m->qid);
+    r = nmif_rx_arm(iface, m->qid, 0);
+    nmif_rx_queue_ack(iface, m->qid);
   }
-  m->gate->leave(m->gate_ctx);
+  nmif_lease_leave(m->lease);
   return r;
 }
 
-static void memif_destroy(nhal_port_t *p) { free(p); }
+static void memif_destroy(nhal_port_t *p) {
+  nmif_lease_unref(((memif_port_t *)p)->lease);
+  free(p);
+}
 
 static const nhal_port_ops_t memif_ops = {
     .kind = "memif",
@@ -229,16 +238,15 @@ static const nhal_port_ops_t memif_ops = {
     .destroy = memif_destroy,
 };
 
-int nhal_memif_port_create(nhal_port_t **out, const char *name, nmif_if_t *iface, uint16_t qid,
-                           const nhal_gate_ops_t *gate, void *gate_ctx, nhal_stats_t *stats) {
-  if (!out || !iface || !stats) return -EINVAL;
+int nhal_memif_port_create(nhal_port_t **out, const char *name, nmif_lease_t *lease,
+                           nhal_stats_t *stats) {
+  if (!out || !lease || !stats) return -EINVAL;
   memif_port_t *m = calloc(1, sizeof *m);
   if (!m) return -ENOMEM;
   nhal__port_init(&m->base, &memif_ops, name, stats);
-  m->iface = iface;
-  m->qid = qid;
-  m->gate = gate ? gate : &no_gate;
-  m->gate_ctx = gate_ctx;
+  nmif_lease_ref(lease);
+  m->lease = lease;
+  m->qid = nmif_lease_qid(lease);
   m->tx_buf_size = 2048;
   *out = &m->base;
   return 0;

@@ -1,10 +1,23 @@
-/* Port bookkeeping shared by every backend, and the ready-made gate for plain C programs. */
+/* Port bookkeeping shared by every backend. */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "port.h"
+
+const char *const nhal_stat_names[NHAL_ST_COUNT] = {
+    [NHAL_ST_RX_PKTS] = "rx_packets",
+    [NHAL_ST_RX_BYTES] = "rx_bytes",
+    [NHAL_ST_RX_BURSTS] = "rx_bursts",
+    [NHAL_ST_RX_ERRORS] = "rx_errors",
+    [NHAL_ST_TX_PKTS] = "tx_packets",
+    [NHAL_ST_TX_BYTES] = "tx_bytes",
+    [NHAL_ST_DROP_LINK_DOWN] = "drop_link_down",
+    [NHAL_ST_DROP_TX_FULL] = "drop_tx_full",
+    [NHAL_ST_DROP_NO_MBUF] = "drop_no_mbuf",
+    [NHAL_ST_DROP_TOO_BIG] = "drop_too_big",
+    [NHAL_ST_DOWN_POLLS] = "down_polls",
+};
 
 int nhal_port_destroy(nhal_port_t *p) {
   if (!p) return 0;
@@ -15,37 +28,3 @@ int nhal_port_destroy(nhal_port_t *p) {
 
 const char *nhal_port_name(const nhal_port_t *p) { return p->name; }
 const char *nhal_port_kind(const nhal_port_t *p) { return p->ops->kind; }
-
-/* ---- nhal_gate_t: Dekker-style pair of flags, sequentially consistent ------------------------
- * The worker sets busy, then reads closed; the owner sets closed, then reads busy. With both
- * stores and loads seq_cst, at least one of them sees the other's store: either the worker
- * backs off, or the owner waits for it to leave. */
-
-static int gate_enter(void *ctx) {
-  nhal_gate_t *g = ctx;
-  __atomic_store_n(&g->busy, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(&g->closed, __ATOMIC_SEQ_CST)) {
-    __atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
-    return -ENOTCONN;
-  }
-  return 0;
-}
-
-static void gate_leave(void *ctx) {
-  nhal_gate_t *g = ctx;
-  __atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);  /* pairs with the acquire in close */
-}
-
-const nhal_gate_ops_t nhal_gate_ops = {gate_enter, gate_leave};
-
-void nhal_gate_init(nhal_gate_t *g) {
-  g->busy = 0;
-  g->closed = 1;
-}
-
-void nhal_gate_close(nhal_gate_t *g) {
-  __atomic_store_n(&g->closed, 1, __ATOMIC_SEQ_CST);
-  while (__atomic_load_n(&g->busy, __ATOMIC_SEQ_CST)) sched_yield();  /* a burst finishes */
-}
-
-void nhal_gate_open(nhal_gate_t *g) { __atomic_store_n(&g->closed, 0, __ATOMIC_SEQ_CST); }

@@ -22,6 +22,16 @@
  * memif reconnect (which masks interrupts again) and after a peer that never signals. */
 #define IRQ_SLEEP_MAX_US 10000
 
+const char *const nhal_worker_stat_names[NHAL_WS_COUNT] = {
+    [NHAL_WS_ROUNDS] = "rounds",
+    [NHAL_WS_IDLE_ROUNDS] = "idle_rounds",
+    [NHAL_WS_SLEEPS] = "sleeps",
+    [NHAL_WS_COMMANDS] = "commands",
+    [NHAL_WS_PATHS] = "paths",
+    [NHAL_WS_PAUSED] = "paused",
+    [NHAL_WS_IRQ_WAKEUPS] = "irq_wakeups",
+};
+
 enum { CMD_ADD = 1, CMD_DEL, CMD_PAUSE, CMD_RESUME, CMD_STOP };
 
 typedef struct path {

@@ -23,23 +23,16 @@
 typedef struct link {
   nmif_if_t *bridge, *peer;
   int bridge_up, peer_up;
-  nhal_gate_t gate;
+  nmif_lease_t *lease;       /* the bridge master's queue 0, lent to the worker */
   uint32_t tx_seq, rx_seq;   /* peer side: sent from this peer, received at this peer */
 } link_t;
 
 static nmif_loop_t *loop;
 static link_t A, B;
 
-static void on_bridge_connect(nmif_if_t *i, void *u) {
-  link_t *l = u;
-  l->bridge_up = 1;
-  nhal_gate_open(&l->gate);
-}
-static void on_bridge_disconnect(nmif_if_t *i, const char *reason, void *u) {
-  link_t *l = u;
-  l->bridge_up = 0;
-  nhal_gate_close(&l->gate);  /* before libmemif unmaps: the worker leaves the queue */
-}
+/* The lease's gate is libmemif's business: nothing to open or close here. */
+static void on_bridge_connect(nmif_if_t *i, void *u) { ((link_t *)u)->bridge_up = 1; }
+static void on_bridge_disconnect(nmif_if_t *i, const char *reason, void *u) { ((link_t *)u)->bridge_up = 0; }
 static void on_peer_connect(nmif_if_t *i, void *u) { ((link_t *)u)->peer_up = 1; }
 static void on_peer_disconnect(nmif_if_t *i, const char *r, void *u) { ((link_t *)u)->peer_up = 0; }
 
@@ -106,11 +99,11 @@ static void make_link(link_t *l, const char *path, uint32_t id) {
   nmif_socket_t *ls, *cs;
   CHECK_OK(nmif_socket_create(&ls, &sa));
   CHECK_OK(nmif_socket_create(&cs, &sa));
-  nhal_gate_init(&l->gate);
   nmif_if_args_t ma = {.id = id, .is_master = 1, .on_connect = on_bridge_connect,
                        .on_disconnect = on_bridge_disconnect, .user = l};
   CHECK_OK(nmif_if_create(ls, &l->bridge, &ma));
-  CHECK_OK(nmif_set_rx_mode(l->bridge, 0, NMIF_RX_POLLING));
+  nmif_lease_args_t la = {.qid = 0, .rx_mode = NMIF_RX_POLLING};
+  CHECK_OK(nmif_lease_create(l->bridge, &la, &l->lease));
   nmif_if_args_t sl = {.id = id, .is_master = 0, .on_connect = on_peer_connect,
                        .on_disconnect = on_peer_disconnect, .user = l};
   CHECK_OK(nmif_if_create(cs, &l->peer, &sl));
@@ -133,8 +126,8 @@ int main(void) {
 
   static nhal_stats_t sa, sb;
   nhal_port_t *pA, *pB;
-  CHECK_OK(nhal_memif_port_create(&pA, "memA", A.bridge, 0, &nhal_gate_ops, &A.gate, &sa));
-  CHECK_OK(nhal_memif_port_create(&pB, "memB", B.bridge, 0, &nhal_gate_ops, &B.gate, &sb));
+  CHECK_OK(nhal_memif_port_create(&pA, "memA", A.lease, &sa));
+  CHECK_OK(nhal_memif_port_create(&pB, "memB", B.lease, &sb));
   nhal_worker_t *w, *w2;
   nhal_worker_args_t wa = {.burst = 64, .cpu = -1, .idle_sleep_us = 20};
   CHECK_OK(nhal_worker_create(&w, &wa));
@@ -260,6 +253,8 @@ int main(void) {
   nhal_worker_destroy(w2);
   CHECK_OK(nhal_port_destroy(pA));
   CHECK_OK(nhal_port_destroy(pB));
+  nmif_lease_unref(A.lease);
+  nmif_lease_unref(B.lease);
   CHECK_EQ(nhal_dpdk_built() ? 0 : nhal_eal_init(0, NULL), nhal_dpdk_built() ? 0 : -ENOTSUP);
   nmif_loop_destroy(loop);  /* sockets leak on purpose: the process ends */
   unlink(pa);

@@ -11,8 +11,9 @@
  *
  * Threading: all control calls (socket, interface, fd handler) of one socket must come from
  * one thread. Each queue's data-path calls (rx_burst, refill, tx_*) must come from a single
- * thread at a time, which may differ per queue. on_disconnect runs before the shared memory
- * is unmapped, so an application with data-path threads can stop them from that callback.
+ * thread at a time, which may differ per queue. To run a queue pair in another thread, lease
+ * it (nmif_lease_create, below): the library then keeps that thread out of the memory while it
+ * tears the link down, with no help from the application.
  */
 #ifndef NMEMIF_H
 #define NMEMIF_H
@@ -99,6 +100,13 @@ typedef int (*nmif_fd_update_fn)(int fd, nmif_fd_op_t op, uint32_t events, void 
 
 NMIF_EXTERN int nmif_fd_ready(void *token, uint32_t revents);
 
+/* The one mapping between epoll(7) bits and NMIF_EV_*, for loops built on epoll (the built-in
+ * one, bindings). EPOLLRDHUP, the peer shutting down its sending side, is a hang-up (HUP): for
+ * a control connection nothing more will come, and the library reads on every event anyway
+ * (what is still queued, then the end). EPOLLPRI counts as READ. */
+NMIF_EXTERN uint32_t nmif_events_from_epoll(uint32_t epoll_events);
+NMIF_EXTERN uint32_t nmif_events_to_epoll(uint32_t nmif_events);
+
 /* A small built-in epoll loop for plain C programs: pass nmif_loop_fd_update and the loop
  * as fd_update/fd_update_ctx, then call nmif_loop_run() repeatedly. */
 typedef struct nmif_loop_s nmif_loop_t;
@@ -145,7 +153,7 @@ typedef void (*nmif_conn_cb)(nmif_if_t *iface, void *user);
 /* reason: the peer's DISCONNECT string, or our own description of why the link went down. */
 /* Called whenever a control connection bound to the interface ends: after the link was up,
  * and also when a handshake fails (the peer refused us, e.g. "incorrect secret"), in which
- * case nmif_if_is_connected() was never true. */
+ * case nmif_if_is_connected() was never true. nmif_if_details() tells the cause. */
 typedef void (*nmif_disc_cb)(nmif_if_t *iface, const char *reason, void *user);
 /* An rx queue's interrupt fired (only queues in interrupt mode, only when on_rx is set). */
 typedef void (*nmif_rx_cb)(nmif_if_t *iface, uint16_t qid, void *user);
@@ -163,7 +171,7 @@ typedef struct nmif_if_args {
   nmif_conn_cb on_connect;
   nmif_disc_cb on_disconnect;
   /* NULL: the library never watches the rx eventfds; the application may wait on
-   * nmif_rx_queue_fd() itself (a worker thread, for instance). */
+   * nmif_rx_queue_fd() itself. (A queue lent to another thread: see queue leases.) */
   nmif_rx_cb on_rx;
   void *user;
 } nmif_if_args_t;
@@ -175,7 +183,24 @@ NMIF_EXTERN int nmif_if_create(nmif_socket_t *sock, nmif_if_t **out, const nmif_
 NMIF_EXTERN int nmif_if_destroy(nmif_if_t *iface);
 /* Tears the link down with a DISCONNECT carrying `reason`; a slave then reconnects. */
 NMIF_EXTERN int nmif_if_disconnect(nmif_if_t *iface, const char *reason);
+/* 1 while the link is up and no data-path call has found the peer breaking the protocol. */
 NMIF_EXTERN int nmif_if_is_connected(const nmif_if_t *iface);
+
+/*
+ * Violations found by data-path calls. A burst that finds the peer breaking the protocol (a
+ * counter out of range, a descriptor outside its region, a chain that never ends...) returns
+ * -EPROTO, counts drop_bad_desc and reports it: every later data-path call on the interface
+ * returns -EPROTO, nmif_if_is_connected() says 0, and the socket's thread tears the link down
+ * (DISCONNECT with the reason, on_disconnect with cause NMIF_DOWN_VIOLATION) when its loop next
+ * runs, or at once through nmif_if_handle_violation(). After that the calls return -ENOTCONN.
+ */
+/* The reason of a reported violation not yet followed by a link-up, or NULL. From the socket's
+ * thread, or from a data-path thread while it may use the queue (a lessee inside its gate). */
+NMIF_EXTERN const char *nmif_if_violation(const nmif_if_t *iface);
+/* Socket's thread: tears the link down now if a violation was reported. Returns 1 if it did,
+ * 0 if there was none. For callers that want the link down before their next step, e.g. a
+ * binding about to tell its application that the burst failed. */
+NMIF_EXTERN int nmif_if_handle_violation(nmif_if_t *iface);
 NMIF_EXTERN void *nmif_if_user(const nmif_if_t *iface);
 
 typedef enum nmif_rx_mode {
@@ -186,19 +211,24 @@ typedef enum nmif_rx_mode {
 /* Works before and after connect; the mode is kept across reconnects. After switching to
  * interrupt mode, poll the queue once: packets may have arrived while masked. */
 NMIF_EXTERN int nmif_set_rx_mode(nmif_if_t *iface, uint16_t qid, nmif_rx_mode_t mode);
-/* Whether the library watches this rx queue's eventfd in the loop (interrupt mode, with on_rx
- * set); default on. Off: another thread waits on nmif_rx_queue_fd() itself. Kept across
- * reconnects. */
-NMIF_EXTERN int nmif_set_rx_watch(nmif_if_t *iface, uint16_t qid, int watch);
 /* The rx queue's eventfd while connected (owned by the library), else -ENOTCONN. */
 NMIF_EXTERN int nmif_rx_queue_fd(const nmif_if_t *iface, uint16_t qid);
 /* Reads (clears) the rx eventfd; for applications that wait on it themselves. */
 NMIF_EXTERN int nmif_rx_queue_ack(nmif_if_t *iface, uint16_t qid);
-/* For a data-path thread that polls and sleeps on nmif_rx_queue_fd() when idle (watch off):
+/* For a data-path thread that polls and sleeps on the rx eventfd when idle (a polling lessee):
  * arm = 1 asks the peer to signal after its bursts (clears MASK_INT) and returns how many
  * buffers are already waiting (sleep only on 0); arm = 0 masks again (polling). From the
  * queue's data-path thread only; a reconnect restores the mode of nmif_set_rx_mode. */
 NMIF_EXTERN int nmif_rx_arm(nmif_if_t *iface, uint16_t qid, int arm);
+
+/* Why the link last went down (nmif_details.last_down_cause; set before on_disconnect runs). */
+enum nmif_down_cause {
+  NMIF_DOWN_NONE = 0,       /* has not gone down */
+  NMIF_DOWN_PEER = 1,       /* the peer sent DISCONNECT, or its connection closed or failed */
+  NMIF_DOWN_LOCAL = 2,      /* this side: disconnect/destroy/socket closed, or a local failure */
+  NMIF_DOWN_VIOLATION = 3,  /* the peer broke the protocol; it got a DISCONNECT with the reason */
+  NMIF_DOWN_TIMEOUT = 4,    /* the handshake did not finish in time */
+};
 
 typedef struct nmif_details {
   uint32_t id;
@@ -216,6 +246,7 @@ typedef struct nmif_details {
   char peer_app_name[NMIF_NAME_MAX];
   char socket_path[NMIF_PATH_MAX + 1];
   char last_disconnect_reason[NMIF_REASON_MAX];
+  uint8_t last_down_cause;     /* enum nmif_down_cause */
 } nmif_details_t;
 
 NMIF_EXTERN int nmif_if_details(const nmif_if_t *iface, nmif_details_t *out);
@@ -267,10 +298,18 @@ typedef struct nmif_buf {
 
 /* Receives up to max buffers, whole packets only (a chain is returned entirely or not at
  * all). The buffers stay owned by the caller until released by nmif_rx_release. Returns the
- * number of buffers, -ENOTCONN, -ENOBUFS if the next packet's chain alone is longer than max,
- * or -EPROTO if the peer corrupted the ring (the link goes down; counted in drop_bad_desc).
+ * number of buffers, -ENOTCONN, -ENOBUFS if the next packet is a whole chain longer than max
+ * (nothing is taken: call again with more room; a chain is never longer than the ring, so
+ * max = nmif_ring_details().size always fits), or -EPROTO if the peer broke the protocol: a
+ * corrupted ring, or a chain that does not end within what the peer published, which would
+ * otherwise block the ring for good (the link goes down; counted in drop_bad_desc).
  * Zero-length buffers and unknown descriptor flag bits are passed on (ignored), not errors. */
 NMIF_EXTERN int nmif_rx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t max);
+/* From the queue's data-path thread: refuses what the peer sent on rx queue qid as a violation,
+ * for a receiver that cannot take a legal packet and must not leave it blocking the ring (a
+ * chain longer than it ever takes): the link goes down with a DISCONNECT carrying `reason`
+ * (plus " on rx queue <qid>"), as for violations the library finds itself. */
+NMIF_EXTERN int nmif_rx_refuse(nmif_if_t *iface, uint16_t qid, const char *reason);
 /* Hands the oldest `count` received buffers back to the peer (slave: refills the ring).
  * Returns how many were released. */
 NMIF_EXTERN int nmif_rx_release(nmif_if_t *iface, uint16_t qid, uint16_t count);
@@ -283,7 +322,8 @@ NMIF_EXTERN int nmif_tx_alloc(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, 
  * A trailing chain (last buffer with NEXT) is not sent. Signals the peer once if it asked for
  * interrupts. Returns the number of buffers sent. */
 NMIF_EXTERN int nmif_tx_burst(nmif_if_t *iface, uint16_t qid, nmif_buf_t *bufs, uint16_t count);
-/* Copies packets into the ring (chaining across buffers as needed) and publishes them.
+/* Copies packets into the ring (chaining across buffers as needed) and publishes them; like
+ * nmif_tx_burst, it drops reservations of an earlier nmif_tx_alloc that were not sent.
  * Returns the number of packets consumed: sent, or dropped because they can never fit (empty,
  * or more than 256 buffers; counted in drop_too_big). Stops at the first that does not fit
  * now (ring full; counted in ring_full). A packet not taken is the caller's to retry or drop. */
@@ -302,6 +342,75 @@ NMIF_EXTERN void *nmif_region_base(const nmif_if_t *iface, uint16_t region, uint
 /* The region's memory fd (owned by the library; dup it to keep it), or -ENOTCONN/-ERANGE.
  * Another thread can map it to get its own view of the same memory. */
 NMIF_EXTERN int nmif_region_fd(const nmif_if_t *iface, uint16_t region);
+
+/* ---- queue leases ------------------------------------------------------------------------- */
+
+/*
+ * A lease lends queue pair qid (rx queue qid and tx queue qid) of an interface to another thread,
+ * the lessee: a forwarding worker, a binding's worker thread. While the lease lasts:
+ *  - the lessee alone calls the data-path functions on the pair, each burst (or run of bursts
+ *    that holds received buffers) between nmif_lease_enter() and nmif_lease_leave(), with
+ *    nmif_lease_iface() and nmif_lease_qid() as arguments;
+ *  - the library never watches the rx eventfd (on_rx does not fire for qid) and gives the rx
+ *    ring the mode the lease asked for on every link-up: INTERRUPT for a lessee that sleeps on
+ *    its own dup of the eventfd, POLLING for one that polls and arms with nmif_rx_arm() before
+ *    it sleeps. nmif_set_rx_mode() is kept for when the lease ends;
+ *  - the library's own teardown closes the lease's gate before it unmaps anything, waiting for
+ *    a lessee inside to leave (bursts never block, so the wait is short); the next link-up
+ *    reopens it with a new generation, after which the lessee maps the (new) regions itself;
+ *  - every link change (up, down, end) makes nmif_lease_event_fd() readable, so a sleeping
+ *    lessee wakes at once instead of polling the state.
+ * A lease is reference counted and may outlive its interface: once the interface is destroyed
+ * (or the owner ends the lease) it is closed for good.
+ */
+typedef struct nmif_lease_s nmif_lease_t;
+
+typedef struct nmif_lease_args {
+  uint16_t qid;                 /* below both the configured rx and tx queue counts */
+  nmif_rx_mode_t rx_mode;       /* how the lessee receives (see above) */
+} nmif_lease_args_t;
+
+/* Socket's thread. Leases queue pair args->qid; *out holds one reference for the caller (the
+ * interface keeps its own until the lease ends). -EBUSY if the pair is leased already. If the
+ * link is up the gate opens at once. */
+NMIF_EXTERN int nmif_lease_create(nmif_if_t *iface, const nmif_lease_args_t *args,
+                                  nmif_lease_t **out);
+/* Socket's thread: ends the lease (closed for good, waiting for a lessee inside) and gives the
+ * queue back to the library (its rx mode and watch apply again). Does not drop the caller's
+ * reference. 0 also when it had ended already (the interface went away). */
+NMIF_EXTERN int nmif_lease_end(nmif_lease_t *lease);
+/* Any thread. The last unref frees the lease and closes its eventfd. */
+NMIF_EXTERN void nmif_lease_ref(nmif_lease_t *lease);
+NMIF_EXTERN void nmif_lease_unref(nmif_lease_t *lease);
+
+/* Lessee. Enters the gate: returns the generation (>= 1) of the connection it is open for, or
+ * -ENOTCONN while the link is down or the lease ended. A new generation means a new
+ * connection: remap the regions. Cheap (two atomic operations); never blocks. Inside, wait for
+ * nothing (least of all the socket's thread, whose teardown waits for the lessee to leave). */
+NMIF_EXTERN int nmif_lease_enter(nmif_lease_t *lease);
+NMIF_EXTERN void nmif_lease_leave(nmif_lease_t *lease);
+/* The interface and queue pair to pass to the data-path calls, inside the gate. */
+NMIF_EXTERN nmif_if_t *nmif_lease_iface(const nmif_lease_t *lease);
+NMIF_EXTERN uint16_t nmif_lease_qid(const nmif_lease_t *lease);
+/* Inside the gate: region `region`'s memory fd and size (-ERANGE past the last region), and
+ * the rx eventfd. Both are the library's: dup them to keep them beyond leave. */
+NMIF_EXTERN int nmif_lease_region(nmif_lease_t *lease, uint16_t region, uint64_t *size);
+NMIF_EXTERN int nmif_lease_rx_fd(nmif_lease_t *lease);
+
+/* The lease's eventfd (owned by the lease, valid while referenced): readable after every link
+ * change. nmif_lease_ack() clears it (1 if it was set); then read nmif_lease_state(). */
+NMIF_EXTERN int nmif_lease_event_fd(const nmif_lease_t *lease);
+NMIF_EXTERN int nmif_lease_ack(nmif_lease_t *lease);
+
+typedef struct nmif_lease_state {
+  uint32_t generation;          /* of the open gate; 0 while closed */
+  int up;                       /* the gate is open */
+  int ended;                    /* closed for good */
+  char reason[NMIF_REASON_MAX]; /* while closed: why the link went down (or the lease ended) */
+} nmif_lease_state_t;
+
+/* Any thread. */
+NMIF_EXTERN int nmif_lease_state(nmif_lease_t *lease, nmif_lease_state_t *out);
 
 /* ---- logging ----------------------------------------------------------------------------- */
 

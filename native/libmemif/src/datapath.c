@@ -31,7 +31,7 @@ void nmif__violation(struct nmif_if_s *i, nmif__queue_t *q, const char *reason) 
     snprintf(i->violation_reason, sizeof(i->violation_reason), "%s on %s queue %u", reason,
              q->is_tx ? "tx" : "rx", (unsigned)q->qid);
     atomic_store(&i->violation, 1);
-    nmif__wake(i->sock);
+    nmif__efd_signal(i->wake_fd);
   }
 }
 
@@ -118,6 +118,16 @@ static int rx_fill(struct nmif_if_s *i, nmif__queue_t *q, uint16_t pos, nmif_buf
   return 0;
 }
 
+/* Whether a chain continued at slot pos ends within the avail slots published from there. Only
+ * the flags are read (once each): the buffers are validated when a call takes the chain. */
+static int chain_ends(const nmif__queue_t *q, uint16_t pos, uint16_t avail) {
+  const nmif_desc_t *ring = q->ring->desc;
+  for (uint16_t k = 0; k < avail; k++)
+    if (!(nmif__read_once16(&ring[(uint16_t)(pos + k) & q->mask].flags) & NMIF_DESC_NEXT))
+      return 1;
+  return 0;
+}
+
 int nmif_rx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t max) {
   if (!link_ok(i))
     return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
@@ -187,7 +197,14 @@ int nmif_rx_burst(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t max) {
         nmif__violation(i, q, "incomplete chain");
         return NMIF_EPROTO;
       }
-      if (n == max) { /* the caller's array cannot hold this chain: leave it for later */
+      if (n == max) {
+        /* The caller's array is full mid-chain. A chain that ends within what the peer
+         * published is legal: leave it for a call with room for it. One that does not end
+         * there never will (producers publish whole chains): refuse it, or it blocks the ring. */
+        if (!chain_ends(q, pos, avail)) {
+          nmif__violation(i, q, "incomplete chain");
+          return NMIF_EPROTO;
+        }
         n = start_n;
         pos = start_pos;
         if (n == 0)
@@ -205,6 +222,17 @@ done:
   if (n)
     q->stats->bursts++;
   return n;
+}
+
+int nmif_rx_refuse(nmif_if_t *i, uint16_t qid, const char *reason) {
+  if (!i || !reason)
+    return NMIF_EINVAL;
+  if (!i->connected)
+    return NMIF_ENOTCONN;
+  if (qid >= nmif__num_rx(i))
+    return NMIF_ERANGE;
+  nmif__violation(i, nmif__rxq(i, qid), reason);
+  return 0;
 }
 
 int nmif_rx_arm(nmif_if_t *i, uint16_t qid, int arm) {
@@ -228,8 +256,8 @@ int nmif_rx_arm(nmif_if_t *i, uint16_t qid, int arm) {
 }
 
 int nmif_rx_release(nmif_if_t *i, uint16_t qid, uint16_t count) {
-  if (!i->connected)
-    return NMIF_ENOTCONN;
+  if (!link_ok(i))
+    return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
   if (qid >= nmif__num_rx(i))
     return NMIF_ERANGE;
   nmif__queue_t *q = nmif__rxq(i, qid);
@@ -383,6 +411,10 @@ int nmif_tx_copy(nmif_if_t *i, uint16_t qid, const void *const *pkts, const uint
                  uint16_t count) {
   nmif_buf_t bufs[COPY_CHUNK];
   uint16_t done = 0;
+  if (link_ok(i) && qid < nmif__num_tx(i)) {
+    nmif__queue_t *q = nmif__txq(i, qid);
+    q->alloc = q->own; /* a send is a tx burst: earlier reservations not sent are dropped */
+  }
   while (done < count) {
     int nb = nmif_tx_alloc(i, qid, bufs, COPY_CHUNK);
     if (nb < 0)

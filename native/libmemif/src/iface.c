@@ -54,6 +54,7 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
   i->on_rx = a->on_rx;
   i->user = a->user;
   atomic_init(&i->violation, 0);
+  i->wake_fd = s->wake_fd;
 
   /* The slave lays out the region now so an impossible size is an argument error. */
   if (!i->is_master) {
@@ -64,10 +65,10 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
     }
   }
   i->rx_mode = calloc(i->cfg_rx, sizeof(*i->rx_mode));
-  i->rx_nowatch = calloc(i->cfg_rx, sizeof(*i->rx_nowatch));
   i->rx_stats = calloc(i->cfg_rx, sizeof(*i->rx_stats));
+  i->leases = calloc(i->cfg_rx, sizeof(*i->leases));
   i->tx_stats = calloc(i->cfg_tx, sizeof(*i->tx_stats));
-  if (!i->rx_mode || !i->rx_nowatch || !i->rx_stats || !i->tx_stats) {
+  if (!i->rx_mode || !i->rx_stats || !i->tx_stats || !i->leases) {
     nmif__if_free(i);
     return NMIF_ENOMEM;
   }
@@ -86,10 +87,17 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
   return 0;
 }
 
+void nmif__if_end_leases(struct nmif_if_s *i) {
+  for (uint16_t k = 0; i->leases && k < i->cfg_rx; k++)
+    if (i->leases[k])
+      nmif__lease_detach(i->leases[k], "interface deleted");
+}
+
 void nmif__if_free(struct nmif_if_s *i) {
+  nmif__if_end_leases(i);
   nmif__if_release_queues(i);
+  free(i->leases);
   free(i->rx_mode);
-  free(i->rx_nowatch);
   free(i->rx_stats);
   free(i->tx_stats);
   free(i);
@@ -102,7 +110,8 @@ int nmif_if_destroy(nmif_if_t *i) {
   i->on_connect = NULL;
   i->on_rx = NULL;
   if (!i->in_teardown && (i->connected || i->conn))
-    nmif__if_teardown(i, "interface deleted", 1);
+    nmif__if_teardown(i, NMIF_DOWN_LOCAL, "interface deleted");
+  nmif__if_end_leases(i);
   i->destroyed = 1;
   i->retry_at_ms = 0;
   for (struct nmif_if_s **pp = &s->ifaces; *pp; pp = &(*pp)->next) {
@@ -126,11 +135,13 @@ int nmif_if_disconnect(nmif_if_t *i, const char *reason) {
     return NMIF_EINVAL;
   if (!i->connected && !i->conn)
     return NMIF_ENOTCONN;
-  nmif__if_teardown(i, reason ? reason : "disconnected by application", 1);
+  nmif__if_teardown(i, NMIF_DOWN_LOCAL, reason ? reason : "disconnected by application");
   return 0;
 }
 
-int nmif_if_is_connected(const nmif_if_t *i) { return i && i->connected; }
+int nmif_if_is_connected(const nmif_if_t *i) {
+  return i && i->connected && atomic_load_explicit(&i->violation, memory_order_acquire) == 0;
+}
 void *nmif_if_user(const nmif_if_t *i) { return i ? i->user : NULL; }
 
 /* ---- queue arrays ------------------------------------------------------------------------- */
@@ -195,12 +206,19 @@ void nmif__if_release_queues(struct nmif_if_s *i) {
 
 /* ---- rx modes ------------------------------------------------------------------------------ */
 
-static void apply_rx_mode(struct nmif_if_s *i, uint16_t qid) {
+/* The one place that decides who is told about a queue's packets: a leased queue receives as
+ * its lessee asked and the library never watches its eventfd (the lessee does, or polls);
+ * otherwise the application's mode, and the watch when it wants on_rx. */
+void nmif__if_apply_rx_mode(struct nmif_if_s *i, uint16_t qid) {
+  if (qid >= nmif__num_rx(i))
+    return;
   nmif__queue_t *q = nmif__rxq(i, qid);
-  int polling = i->rx_mode[qid] == NMIF_RX_POLLING;
+  const nmif_lease_t *lease = i->leases[qid];
+  int mode = lease ? nmif__lease_rx_mode(lease) : i->rx_mode[qid];
+  int polling = mode == NMIF_RX_POLLING;
   /* We are this ring's receiver, so its flags word is ours to write. */
   nmif__write_once16(&q->ring->flags, polling ? NMIF_RING_MASK_INT : 0);
-  int want_watch = !polling && i->on_rx && !i->rx_nowatch[qid];
+  int want_watch = !lease && !polling && i->on_rx;
   if (want_watch && !q->irq_ent)
     nmif__watch(i->sock, q->irq_fd, NMIF_FDK_IRQ, i, qid, &q->irq_ent);
   else if (!want_watch && q->irq_ent)
@@ -209,7 +227,7 @@ static void apply_rx_mode(struct nmif_if_s *i, uint16_t qid) {
 
 void nmif__if_apply_rx_modes(struct nmif_if_s *i) {
   for (uint16_t k = 0; k < nmif__num_rx(i); k++)
-    apply_rx_mode(i, k);
+    nmif__if_apply_rx_mode(i, k);
 }
 
 int nmif_set_rx_mode(nmif_if_t *i, uint16_t qid, nmif_rx_mode_t mode) {
@@ -219,18 +237,7 @@ int nmif_set_rx_mode(nmif_if_t *i, uint16_t qid, nmif_rx_mode_t mode) {
     return NMIF_ERANGE;
   i->rx_mode[qid] = (uint8_t)mode;
   if (i->connected && qid < nmif__num_rx(i))
-    apply_rx_mode(i, qid);
-  return 0;
-}
-
-int nmif_set_rx_watch(nmif_if_t *i, uint16_t qid, int watch) {
-  if (!i)
-    return NMIF_EINVAL;
-  if (qid >= i->cfg_rx)
-    return NMIF_ERANGE;
-  i->rx_nowatch[qid] = (uint8_t)!watch;
-  if (i->connected && qid < nmif__num_rx(i))
-    apply_rx_mode(i, qid);
+    nmif__if_apply_rx_mode(i, qid);
   return 0;
 }
 
@@ -265,18 +272,6 @@ void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff) {
   nmif__timer_rearm(s);
 }
 
-void nmif__if_check_violations(struct nmif_socket_s *s) {
-  for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
-    next = i->next;
-    if (atomic_load(&i->violation) == 1 && atomic_exchange(&i->violation, 0) && i->connected) {
-      char reason[NMIF_REASON_MAX];
-      snprintf(reason, sizeof(reason), "%s", i->violation_reason);
-      NMIF_ERR("interface %u: %s", (unsigned)i->id, reason);
-      nmif__if_teardown(i, reason, 1);
-    }
-  }
-}
-
 /* ---- details and counters --------------------------------------------------------------------- */
 
 int nmif_if_details(const nmif_if_t *i, nmif_details_t *d) {
@@ -299,6 +294,7 @@ int nmif_if_details(const nmif_if_t *i, nmif_details_t *d) {
   memcpy(d->peer_app_name, i->peer_app_name, sizeof(d->peer_app_name));
   snprintf(d->socket_path, sizeof(d->socket_path), "%s", i->sock->path);
   memcpy(d->last_disconnect_reason, i->last_reason, sizeof(d->last_disconnect_reason));
+  d->last_down_cause = i->last_cause;
   return 0;
 }
 

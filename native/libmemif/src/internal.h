@@ -5,14 +5,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "nmemif.h"
+#include "irq.h"
 #include "region.h"
 #include "wire.h"
 
 #define NMIF_MAX_REGIONS 256       /* region index <= 255 */
 #define NMIF_MAX_PENDING_CONNS 64  /* accepted connections not yet bound to an interface */
+#define NMIF_MAX_FDS_PER_MSG 8     /* room to receive (and close) extra fds a peer attaches */
 
 /* ---- fd registry: the tokens handed to the application's event loop ---------------------- */
 
@@ -91,6 +94,7 @@ typedef struct nmif__conn {
   int fd;
   int state;
   uint64_t deadline_ms;         /* handshake must finish by then */
+  int local_failure;            /* the failing handler's reason is ours, not the peer's fault */
   /* slave: what was sent so far */
   uint16_t sent_regions;
   uint16_t sent_s2m;
@@ -120,12 +124,13 @@ struct nmif_if_s {
   nmif_rx_cb on_rx;
   void *user;
   uint8_t *rx_mode;              /* per configured rx queue, kept across reconnects */
-  uint8_t *rx_nowatch;           /* per configured rx queue: 1 = someone else waits on the fd */
   nmif_stats_t *rx_stats;        /* per configured queue, kept across reconnects */
+  nmif_lease_t **leases;         /* per configured rx queue: the queue pair's lease, or NULL */
   nmif_stats_t *tx_stats;
 
   /* connection run state */
   int connected;
+  uint32_t generation;           /* counts link-ups (1, 2, ...), wrapping below INT_MAX */
   uint8_t run_log2;
   uint16_t num_s2m;             /* rings in each direction (received or created) */
   uint16_t num_m2s;
@@ -141,9 +146,12 @@ struct nmif_if_s {
   uint64_t retry_at_ms;          /* 0 = no attempt scheduled */
   uint32_t backoff_ms;
 
-  /* a data-path thread found the peer cheating: the control side tears down */
+  /* A data-path call found the peer cheating: 0 none, 2 reason being written, 1 reported.
+   * Stays set until the next link-up; the control side tears down when woken on wake_fd. */
   atomic_int violation;
   char violation_reason[NMIF_REASON_MAX];
+  int wake_fd;                   /* the socket's wake eventfd (data-path threads only write it) */
+  uint8_t last_cause;            /* enum nmif_down_cause of the last teardown */
 
   int destroyed;                 /* freed when the outermost dispatch returns */
   int in_teardown;
@@ -207,29 +215,59 @@ int nmif__watch(struct nmif_socket_s *s, int fd, int kind, void *ptr, uint16_t q
 void nmif__unwatch(struct nmif_socket_s *s, nmif__fdent_t **ent);
 void nmif__timer_rearm(struct nmif_socket_s *s);
 int nmif__listen(struct nmif_socket_s *s);
-void nmif__wake(struct nmif_socket_s *s);
 
-/* control.c */
+/* conn.c */
+int nmif__conn_send(nmif__conn_t *c, const nmif_msg_t *m, int fd);
+/* One datagram with its fds: bytes (0 = EOF) or -errno; *flags = msg_flags. */
+ssize_t nmif__conn_recv(int sockfd, uint8_t *buf, size_t cap, int *fds, int *nfds, int *flags);
+void nmif__close_fds(int *fds, int n);
 int nmif__conn_accept(struct nmif_socket_s *s);
 int nmif__conn_connect(struct nmif_if_s *i);
-void nmif__conn_readable(nmif__conn_t *c, uint32_t revents);
+void nmif__conn_close(nmif__conn_t *c);
+void nmif__conn_unlink_pending(nmif__conn_t *c);
 void nmif__conn_free_unbound(nmif__conn_t *c);
-/* Tears the link down: DISCONNECT with reason (if send_msg), close, on_disconnect, unmap. */
-void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg);
+/* Rejects a connection not bound to an interface: DISCONNECT, close. */
+void nmif__conn_reject(nmif__conn_t *c, const char *reason);
+/* Ends a connection because of something the peer did (or a local failure); cause as in
+ * nmif__if_teardown (an unbound connection gets DISCONNECT unless the peer ended it). */
+void nmif__conn_fail(nmif__conn_t *c, int cause, const char *reason);
+
+/* handshake.c */
+void nmif__conn_readable(nmif__conn_t *c, uint32_t revents);
+
+/* link.c */
+void nmif__link_up(struct nmif_if_s *i);
+/* Tears the link down: DISCONNECT with reason (unless the peer ended it), close, on_disconnect,
+ * unmap. cause: enum nmif_down_cause. */
+void nmif__if_teardown(struct nmif_if_s *i, int cause, const char *reason);
 void nmif__timers_expire(struct nmif_socket_s *s);
+void nmif__if_check_violations(struct nmif_socket_s *s);
 
 /* iface.c */
 void nmif__if_free(struct nmif_if_s *i);
 int nmif__if_alloc_queues(struct nmif_if_s *i, uint16_t num_s2m, uint16_t num_m2s);
 void nmif__if_release_queues(struct nmif_if_s *i);
 void nmif__if_apply_rx_modes(struct nmif_if_s *i);
+/* Sets the rx ring's MASK_INT and the eventfd watch from the queue's mode, or its lease's. */
+void nmif__if_apply_rx_mode(struct nmif_if_s *i, uint16_t qid);
+/* Ends every lease of the interface (it is going away). */
+void nmif__if_end_leases(struct nmif_if_s *i);
 void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff);
-void nmif__if_check_violations(struct nmif_socket_s *s);
 
 /* datapath.c */
 void nmif__queue_reset(nmif__queue_t *q, int is_master);
-/* Records a protocol violation found on a data-path thread; the control side tears down. */
+/* Records a protocol violation found by a data-path call and wakes the control side, which tears
+ * the link down (a flag and an eventfd write: the data path never calls into the socket). */
 void nmif__violation(struct nmif_if_s *i, nmif__queue_t *q, const char *reason);
+
+/* lease.c: the owner's side, socket's thread only */
+int nmif__lease_rx_mode(const nmif_lease_t *l);
+/* Opens the gate for the current connection (i->generation) and tells the lessee. */
+void nmif__lease_open(nmif_lease_t *l);
+/* Closes the gate, waiting for a lessee inside to leave; records why. */
+void nmif__lease_close(nmif_lease_t *l, const char *reason);
+/* Closes the gate for good and drops the interface's reference. */
+void nmif__lease_detach(nmif_lease_t *l, const char *reason);
 
 /* log.c */
 void nmif__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,4 +1,5 @@
-/* A minimal epoll loop so plain C programs can drive the library without their own loop. */
+/* A minimal epoll loop so plain C programs can drive the library without their own loop, and
+ * the mapping between epoll bits and the library's readiness bits. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -39,13 +40,18 @@ void nmif_loop_destroy(nmif_loop_t *l) {
   free(l);
 }
 
-static uint32_t to_epoll(uint32_t ev) {
+uint32_t nmif_events_to_epoll(uint32_t ev) {
   return (ev & NMIF_EV_READ ? EPOLLIN : 0) | (ev & NMIF_EV_WRITE ? EPOLLOUT : 0);
+}
+
+uint32_t nmif_events_from_epoll(uint32_t ev) {
+  return (ev & (EPOLLIN | EPOLLPRI) ? NMIF_EV_READ : 0) | (ev & EPOLLOUT ? NMIF_EV_WRITE : 0) |
+         (ev & EPOLLERR ? NMIF_EV_ERROR : 0) | (ev & (EPOLLHUP | EPOLLRDHUP) ? NMIF_EV_HUP : 0);
 }
 
 int nmif_loop_fd_update(int fd, nmif_fd_op_t op, uint32_t events, void *token, void *ctx) {
   nmif_loop_t *l = ctx;
-  struct epoll_event ev = {.events = to_epoll(events), .data.ptr = token};
+  struct epoll_event ev = {.events = nmif_events_to_epoll(events), .data.ptr = token};
   int r = 0;
   if (op == NMIF_FD_ADD)
     r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -71,11 +77,7 @@ int nmif_loop_run(nmif_loop_t *l, int timeout_ms) {
       }
       continue;
     }
-    uint32_t r = (ev->events & EPOLLIN ? NMIF_EV_READ : 0) |
-                 (ev->events & EPOLLOUT ? NMIF_EV_WRITE : 0) |
-                 (ev->events & EPOLLERR ? NMIF_EV_ERROR : 0) |
-                 (ev->events & (EPOLLHUP | EPOLLRDHUP) ? NMIF_EV_HUP : 0);
-    nmif_fd_ready(ev->data.ptr, r);
+    nmif_fd_ready(ev->data.ptr, nmif_events_from_epoll(ev->events));
   }
   return n;
 }

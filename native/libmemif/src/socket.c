@@ -90,12 +90,6 @@ void nmif__timer_rearm(struct nmif_socket_s *s) {
   timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-void nmif__wake(struct nmif_socket_s *s) {
-  uint64_t one = 1;
-  if (write(s->wake_fd, &one, sizeof(one)) < 0) { /* counter saturated: already pending */
-  }
-}
-
 /* ---- address and listener ------------------------------------------------------------------- */
 
 static int set_address(struct nmif_socket_s *s, const char *path) {
@@ -287,7 +281,7 @@ int nmif_socket_destroy(nmif_socket_t *s) {
   while (s->ifaces) {
     struct nmif_if_s *i = s->ifaces;
     if (i->connected || i->conn)
-      nmif__if_teardown(i, "socket closed", 1);
+      nmif__if_teardown(i, NMIF_DOWN_LOCAL, "socket closed");
     s->ifaces = i->next;
     nmif__if_free(i);
   }

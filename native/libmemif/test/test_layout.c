@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "irq.h"
 #include "region.h"
 #include "wire.h"
 

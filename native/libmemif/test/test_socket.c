@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -224,11 +225,26 @@ static void test_reconnect(void) {
   printf("reconnect: ok\n");
 }
 
+/* The mapping every epoll-based loop uses (the built-in one and the Node binding). */
+static void test_event_mapping(void) {
+  CHECK_EQ(nmif_events_from_epoll(EPOLLIN), NMIF_EV_READ);
+  CHECK_EQ(nmif_events_from_epoll(EPOLLPRI), NMIF_EV_READ);
+  CHECK_EQ(nmif_events_from_epoll(EPOLLOUT), NMIF_EV_WRITE);
+  CHECK_EQ(nmif_events_from_epoll(EPOLLERR), NMIF_EV_ERROR);
+  CHECK_EQ(nmif_events_from_epoll(EPOLLHUP), NMIF_EV_HUP);
+  CHECK_EQ(nmif_events_from_epoll(EPOLLRDHUP), NMIF_EV_HUP);
+  CHECK_EQ(nmif_events_from_epoll(EPOLLIN | EPOLLRDHUP | EPOLLHUP), NMIF_EV_READ | NMIF_EV_HUP);
+  CHECK_EQ(nmif_events_to_epoll(NMIF_EV_READ | NMIF_EV_WRITE), EPOLLIN | EPOLLOUT);
+  CHECK_EQ(nmif_events_to_epoll(NMIF_EV_READ), EPOLLIN);
+  printf("event mapping: ok\n");
+}
+
 int main(void) {
   snprintf(dir, sizeof(dir), "/tmp/nmif-socket-XXXXXX");
   CHECK(mkdtemp(dir));
   CHECK_OK(nmif_loop_create(&loop));
   nmif_set_log_level(-1); /* the errors provoked here are expected */
+  test_event_mapping();
   test_path_errors();
   test_stale_and_live();
   test_bad_if_args();

@@ -1,242 +1,23 @@
-/* The control channel: accept/connect, the lock-step handshake for both roles, validation of
- * every message the peer sends, and teardown. One handler per message type and role; every
- * failed check ends in a DISCONNECT carrying the reason. */
+/* The lock-step handshake for both roles: one handler per message type and role validating
+ * every field the peer sends, the state machine that dispatches them, and the reader of a
+ * connection's messages. Every failed check ends in a DISCONNECT carrying the reason. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "msg.h"
 #include "ring.h"
 
-#define MAX_FDS_PER_MSG 8 /* room to receive (and close) extra fds a peer attaches */
-
-/* ---- I/O ----------------------------------------------------------------------------------- */
-
-static int send_msg(nmif__conn_t *c, const nmif_msg_t *m, int fd) {
-  struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fd >= 0) {
-    memset(&ctl, 0, sizeof(ctl));
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = sizeof(ctl.buf);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-  }
-  ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n != (ssize_t)sizeof(*m))
-    return n < 0 ? -errno : -EIO;
-  NMIF_DBG("fd %d: sent %s", c->fd, nmif__msg_type_name(m->type));
-  return 0;
-}
-
-/* Receives one datagram with its fds. Returns bytes (0 = EOF) or -errno; *msg_flags set. */
-static ssize_t recv_msg(int sockfd, uint8_t *buf, size_t cap, int *fds, int *nfds, int *flags) {
-  struct iovec iov = {.iov_base = buf, .iov_len = cap};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG) + CMSG_SPACE(sizeof(struct ucred))];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                      .msg_controllen = sizeof(ctl.buf)};
-  *nfds = 0;
-  ssize_t n = recvmsg(sockfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  if (n < 0)
-    return -errno;
-  *flags = mh.msg_flags;
-  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-      continue; /* SCM_CREDENTIALS: not enforced */
-    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t j = 0; j < k; j++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-      if (*nfds < MAX_FDS_PER_MSG)
-        fds[(*nfds)++] = fd;
-      else
-        close(fd);
-    }
-  }
-  return n;
-}
-
-static void close_fds(int *fds, int n) {
-  for (int k = 0; k < n; k++)
-    if (fds[k] >= 0)
-      close(fds[k]);
-}
-
-/* ---- connection objects ---------------------------------------------------------------- */
-
-static nmif__conn_t *conn_new(struct nmif_socket_s *s, int fd, int state) {
-  nmif__conn_t *c = calloc(1, sizeof(*c));
-  if (!c)
-    return NULL;
-  c->sock = s;
-  c->fd = fd;
-  c->state = state;
-  c->deadline_ms = nmif__now_ms() + s->handshake_timeout_ms;
-  if (nmif__watch(s, fd, NMIF_FDK_CONN, c, 0, &c->ent) < 0) {
-    free(c);
-    return NULL;
-  }
-  return c;
-}
-
-static void conn_close(nmif__conn_t *c) {
-  nmif__unwatch(c->sock, &c->ent);
-  close(c->fd);
-  free(c);
-}
-
-static void unlink_pending(nmif__conn_t *c) {
-  struct nmif_socket_s *s = c->sock;
-  for (nmif__conn_t **pp = &s->pending; *pp; pp = &(*pp)->next) {
-    if (*pp == c) {
-      *pp = c->next;
-      s->num_pending--;
-      return;
-    }
-  }
-}
-
-void nmif__conn_free_unbound(nmif__conn_t *c) {
-  unlink_pending(c);
-  conn_close(c);
-}
-
-/* Rejects a connection not bound to an interface: DISCONNECT, close. */
-static void reject_unbound(nmif__conn_t *c, const char *reason) {
-  nmif_msg_t m;
-  NMIF_WARN("%s: rejecting connection: %s", c->sock->path, reason);
-  nmif__msg_disconnect(&m, 0, reason);
-  send_msg(c, &m, -1);
-  struct nmif_socket_s *s = c->sock;
-  nmif__conn_free_unbound(c);
-  nmif__timer_rearm(s);
-}
-
-int nmif__conn_accept(struct nmif_socket_s *s) {
-  int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  if (s->num_pending >= NMIF_MAX_PENDING_CONNS) {
-    NMIF_WARN("%s: too many connections in handshake; dropping one", s->path);
-    close(fd);
-    return NMIF_EBUSY;
-  }
-  nmif__conn_t *c = conn_new(s, fd, NMIF_CS_M_WAIT_INIT);
-  if (!c) {
-    close(fd);
-    return NMIF_ENOMEM;
-  }
-  c->next = s->pending;
-  s->pending = c;
-  s->num_pending++;
-  nmif_msg_t m;
-  nmif__msg_hello(&m, s->app_name);
-  if (send_msg(c, &m, -1) < 0) {
-    nmif__conn_free_unbound(c);
-    return -EIO;
-  }
-  nmif__timer_rearm(s);
-  return 0;
-}
-
-int nmif__conn_connect(struct nmif_if_s *i) {
-  struct nmif_socket_s *s = i->sock;
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -errno;
-  if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) < 0) {
-    int err = -errno;
-    close(fd);
-    return err;
-  }
-  nmif__conn_t *c = conn_new(s, fd, NMIF_CS_S_WAIT_HELLO);
-  if (!c) {
-    close(fd);
-    return NMIF_ENOMEM;
-  }
-  c->iface = i;
-  i->conn = c;
-  i->retry_at_ms = 0;
-  nmif__timer_rearm(s);
-  return 0;
-}
-
-/* ---- teardown ------------------------------------------------------------------------------ */
-
-void nmif__if_teardown(struct nmif_if_s *i, const char *reason, int send_msg_flag) {
-  struct nmif_socket_s *s = i->sock;
-  if (i->in_teardown)
-    return;
-  i->in_teardown = 1;
-  s->dispatch_depth++;
-  nmif__conn_t *c = i->conn;
-  int was_connected = i->connected;
-  snprintf(i->last_reason, sizeof(i->last_reason), "%s", reason);
-  if (c) {
-    if (send_msg_flag) {
-      nmif_msg_t m;
-      nmif__msg_disconnect(&m, 0, reason);
-      send_msg(c, &m, -1);
-    }
-    i->conn = NULL;
-    conn_close(c);
-  }
-  i->connected = 0;
-  NMIF_INFO("interface %u (%s): link down: %s", (unsigned)i->id, i->is_master ? "master" : "slave",
-            reason);
-  /* Before unmapping: the application stops its data-path threads here. */
-  if (i->on_disconnect)
-    i->on_disconnect(i, reason, i->user);
-  nmif__if_release_queues(i);
-  i->in_teardown = 0;
-  if (!i->is_master && !i->destroyed)
-    nmif__if_schedule_retry(i, was_connected);
-  nmif__timer_rearm(s);
-  if (--s->dispatch_depth == 0) {
-    while (s->graveyard) {
-      struct nmif_if_s *g = s->graveyard;
-      s->graveyard = g->next_dead;
-      nmif__if_free(g);
-    }
-  }
-}
-
-/* Ends a connection because of something the peer did (or a local failure). */
-static void conn_fail(nmif__conn_t *c, const char *reason, int send_disconnect) {
-  if (c->iface)
-    nmif__if_teardown(c->iface, reason, send_disconnect);
-  else if (send_disconnect)
-    reject_unbound(c, reason);
-  else
-    nmif__conn_free_unbound(c);
-}
-
-static void link_up(struct nmif_if_s *i) {
-  struct nmif_socket_s *s = i->sock;
-  i->connected = 1;
-  i->conn->state = NMIF_CS_CONNECTED;
-  i->backoff_ms = s->reconnect_min_ms;
-  nmif__if_apply_rx_modes(i);
-  nmif__timer_rearm(s);
-  NMIF_INFO("interface %u (%s): link up, %u rx / %u tx queues, %u slots", (unsigned)i->id,
-            i->is_master ? "master" : "slave", nmif__num_rx(i), nmif__num_tx(i),
-            1u << i->run_log2);
+/* A handler failed for a reason of our own (resources, a broken connection), not because of what
+ * the peer sent: the link goes down as a local failure rather than a violation. */
+static const char *local_failure(nmif__conn_t *c, const char *why) {
+  c->local_failure = 1;
+  return why;
 }
 
 static int rings_cookie_ok(struct nmif_if_s *i, const char **why) {
@@ -283,10 +64,10 @@ static const char *master_on_init(nmif__conn_t *c, const nmif_msg_t *m) {
   }
   /* Stage queue arrays for the most rings this interface accepts; counts grow per ADD_RING. */
   if (nmif__if_alloc_queues(i, i->cfg_rx, i->cfg_tx) < 0)
-    return "out of memory";
+    return local_failure(c, "out of memory");
   i->num_s2m = i->num_m2s = 0;
   i->run_log2 = 0xff;
-  unlink_pending(c);
+  nmif__conn_unlink_pending(c);
   c->next = NULL;
   c->iface = i;
   i->conn = c;
@@ -362,7 +143,7 @@ static const char *master_on_connect(nmif__conn_t *c, const nmif_msg_t *m) {
   for (uint16_t k = 0; k < i->num_m2s; k++) {
     i->m2s[k].slots = calloc(i->m2s[k].size, sizeof(nmif__slot_t));
     if (!i->m2s[k].slots)
-      return "out of memory";
+      return local_failure(c, "out of memory");
   }
   for (uint16_t k = 0; k < i->num_s2m; k++)
     nmif__queue_reset(&i->s2m[k], 1);
@@ -372,25 +153,26 @@ static const char *master_on_connect(nmif__conn_t *c, const nmif_msg_t *m) {
                      sizeof(m->connect.if_name));
   nmif_msg_t reply;
   nmif__msg_connect(&reply, NMIF_MSG_CONNECTED, i->if_name);
-  if (send_msg(c, &reply, -1) < 0)
-    return "failed to send CONNECTED";
-  link_up(i);
+  if (nmif__conn_send(c, &reply, -1) < 0)
+    return local_failure(c, "failed to send CONNECTED");
+  nmif__link_up(i);
   return NULL;
 }
 
 /* ---- slave handlers --------------------------------------------------------------------------- */
 
-static const char *slave_build(struct nmif_if_s *i) {
+static const char *slave_build(nmif__conn_t *c) {
+  struct nmif_if_s *i = c->iface;
   nmif__layout_t l;
   if (nmif__layout_compute(&l, i->num_s2m, i->num_m2s, i->run_log2, i->buffer_size) < 0)
     return "shared memory layout too large";
   uint16_t ns = i->num_s2m, nm = i->num_m2s;
   if (nmif__if_alloc_queues(i, ns, nm) < 0)
-    return "out of memory";
+    return local_failure(c, "out of memory");
   char name[64];
   snprintf(name, sizeof(name), "nmemif %u region 0", (unsigned)i->id);
   if (nmif__region_create(&i->regions[0], l.region_size, name) < 0)
-    return "failed to create shared memory";
+    return local_failure(c, "failed to create shared memory");
   i->num_regions = 1;
   uint8_t *base = i->regions[0].base;
   uint16_t n = (uint16_t)(1u << i->run_log2);
@@ -408,7 +190,7 @@ static const char *slave_build(struct nmif_if_s *i) {
       q->slots = calloc(n, sizeof(nmif__slot_t));
       q->irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
       if (!q->slots || q->irq_fd < 0)
-        return "failed to allocate ring state";
+        return local_failure(c, "failed to allocate ring state");
       q->ring->cookie = NMIF_COOKIE;
       q->ring->flags = 0;
       q->ring->head = 0;
@@ -434,13 +216,13 @@ static const char *slave_on_hello(nmif__conn_t *c, const nmif_msg_t *m) {
   i->num_s2m = (uint16_t)(i->cfg_tx < max_s2m ? i->cfg_tx : max_s2m);
   i->num_m2s = (uint16_t)(i->cfg_rx < max_m2s ? i->cfg_rx : max_m2s);
   i->run_log2 = i->cfg_log2 < h->max_log2_ring_size ? i->cfg_log2 : h->max_log2_ring_size;
-  const char *why = slave_build(i);
+  const char *why = slave_build(c);
   if (why)
     return why;
   nmif_msg_t reply;
   nmif__msg_init(&reply, i->id, i->mode, i->secret, c->sock->app_name);
-  if (send_msg(c, &reply, -1) < 0)
-    return "failed to send INIT";
+  if (nmif__conn_send(c, &reply, -1) < 0)
+    return local_failure(c, "failed to send INIT");
   c->state = NMIF_CS_S_WAIT_ACK;
   return NULL;
 }
@@ -466,8 +248,8 @@ static const char *slave_on_ack(nmif__conn_t *c) {
     nmif__msg_connect(&m, NMIF_MSG_CONNECT, i->if_name);
     c->state = NMIF_CS_S_WAIT_CONNECTED;
   }
-  if (send_msg(c, &m, fd) < 0)
-    return "failed to send handshake message";
+  if (nmif__conn_send(c, &m, fd) < 0)
+    return local_failure(c, "failed to send handshake message");
   return NULL;
 }
 
@@ -483,7 +265,7 @@ static const char *slave_on_connected(nmif__conn_t *c, const nmif_msg_t *m) {
   for (uint16_t k = 0; k < i->num_m2s; k++) {
     nmif__queue_reset(&i->m2s[k], 0);
   }
-  link_up(i);
+  nmif__link_up(i);
   /* Give the master every receive buffer, or it has nothing to transmit into. */
   for (uint16_t k = 0; k < i->num_m2s; k++)
     nmif_rx_release(i, k, i->m2s[k].size);
@@ -532,38 +314,39 @@ static int needs_ack(const nmif__conn_t *c, uint16_t type) {
 /* Handles one received message. Returns 0 to go on reading, 1 when the connection is gone. */
 static int handle_one(nmif__conn_t *c) {
   uint8_t buf[NMIF_MSG_SIZE + 1];
-  int fds[MAX_FDS_PER_MSG], nfds = 0, flags = 0;
-  ssize_t n = recv_msg(c->fd, buf, sizeof(buf), fds, &nfds, &flags);
+  int fds[NMIF_MAX_FDS_PER_MSG], nfds = 0, flags = 0;
+  ssize_t n = nmif__conn_recv(c->fd, buf, sizeof(buf), fds, &nfds, &flags);
   if (n == -EAGAIN || n == -EINTR)
     return 2;
   if (n < 0) {
     char why[NMIF_REASON_MAX];
     snprintf(why, sizeof(why), "control socket error: %s", strerror((int)-n));
-    conn_fail(c, why, 0);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, why);
     return 1;
   }
   if (n == 0) {
-    close_fds(fds, nfds);
-    conn_fail(c, "peer closed the connection", 0);
+    nmif__close_fds(fds, nfds);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, "peer closed the connection");
     return 1;
   }
   nmif_msg_t m;
   const char *why = NULL;
   if (nmif__msg_check(buf, n, flags, &m, &why) < 0) {
-    close_fds(fds, nfds);
-    conn_fail(c, why, 1);
+    nmif__close_fds(fds, nfds);
+    nmif__conn_fail(c, NMIF_DOWN_VIOLATION, why);
     return 1;
   }
   NMIF_DBG("fd %d: received %s with %d fd(s)", c->fd, nmif__msg_type_name(m.type), nfds);
   if (nmif__msg_wants_fd(m.type) && nfds != 1) {
-    close_fds(fds, nfds);
-    conn_fail(c, nfds == 0 ? "missing file descriptor" : "more than one file descriptor", 1);
+    nmif__close_fds(fds, nfds);
+    nmif__conn_fail(c, NMIF_DOWN_VIOLATION,
+                    nfds == 0 ? "missing file descriptor" : "more than one file descriptor");
     return 1;
   }
   if (!nmif__msg_wants_fd(m.type) && nfds > 0) {
     NMIF_WARN("fd %d: closing %d unexpected fd(s) sent with %s", c->fd, nfds,
               nmif__msg_type_name(m.type));
-    close_fds(fds, nfds);
+    nmif__close_fds(fds, nfds);
     nfds = 0;
   }
   if (m.type == NMIF_MSG_DISCONNECT) {
@@ -571,7 +354,7 @@ static int handle_one(nmif__conn_t *c) {
     nmif__field_to_str(reason, sizeof(reason), m.disconnect.string, sizeof(m.disconnect.string));
     if (!reason[0])
       snprintf(reason, sizeof(reason), "peer disconnected");
-    conn_fail(c, reason, 0);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, reason);
     return 1;
   }
   int fd_used = 0;
@@ -580,7 +363,9 @@ static int handle_one(nmif__conn_t *c) {
   if (why) {
     if (nfds) /* a rejected region/ring fd was not stored anywhere */
       close(fds[0]);
-    conn_fail(c, why, 1);
+    int cause = c->local_failure ? NMIF_DOWN_LOCAL : NMIF_DOWN_VIOLATION;
+    c->local_failure = 0;
+    nmif__conn_fail(c, cause, why);
     return 1;
   }
   if (nfds && !fd_used)
@@ -588,8 +373,8 @@ static int handle_one(nmif__conn_t *c) {
   if (needs_ack(c, m.type)) {
     nmif_msg_t ack;
     nmif__msg_ack(&ack);
-    if (send_msg(c, &ack, -1) < 0) {
-      conn_fail(c, "failed to send ACK", 0);
+    if (nmif__conn_send(c, &ack, -1) < 0) {
+      nmif__conn_fail(c, NMIF_DOWN_PEER, "failed to send ACK");
       return 1;
     }
   }
@@ -614,32 +399,5 @@ void nmif__conn_readable(nmif__conn_t *c, uint32_t revents) {
     r = handle_one(c);
   /* A peer close shows up as EOF above; an error without EOF ends the connection too. */
   if (r == 2 && (revents & NMIF_EV_ERROR))
-    conn_fail(c, "control connection error", 0);
-}
-
-/* ---- timers ---------------------------------------------------------------------------------- */
-
-void nmif__timers_expire(struct nmif_socket_s *s) {
-  uint64_t now = nmif__now_ms();
-  for (nmif__conn_t *c = s->pending, *next; c; c = next) {
-    next = c->next;
-    if (c->deadline_ms <= now)
-      reject_unbound(c, "handshake timeout");
-  }
-  for (struct nmif_if_s *i = s->ifaces, *next; i; i = next) {
-    next = i->next;
-    if (i->conn && i->conn->state != NMIF_CS_CONNECTED && i->conn->deadline_ms <= now)
-      nmif__if_teardown(i, "handshake timeout", 1);
-  }
-  for (struct nmif_if_s *i = s->ifaces; i; i = i->next) {
-    if (!i->is_master && !i->conn && !i->destroyed && i->retry_at_ms && i->retry_at_ms <= now) {
-      i->retry_at_ms = 0;
-      int r = nmif__conn_connect(i);
-      if (r < 0) {
-        NMIF_DBG("interface %u: connect to %s: %s", (unsigned)i->id, s->path, nmif_strerror(r));
-        nmif__if_schedule_retry(i, 0);
-      }
-    }
-  }
-  nmif__timer_rearm(s);
+    nmif__conn_fail(c, NMIF_DOWN_PEER, "control connection error");
 }
