@@ -32,9 +32,10 @@ function assertValidInterface(o: ResolvedInterfaceOptions): void {
   if (typeof o.name !== 'string' || Buffer.byteLength(o.name) > 31) throw new Error('name');
   if (typeof o.secret !== 'string' || Buffer.byteLength(o.secret) > 23) throw new Error('secret');
   if (!['interrupt', 'polling', 'adaptive'].includes(o.rxMode)) throw new Error(`rxMode ${String(o.rxMode)}`);
+  if (typeof o.errorOnViolation !== 'boolean') throw new Error('errorOnViolation');
 }
 
-const KEYS = ['role', 'id', 'name', 'secret', 'mode', 'rxQueues', 'txQueues', 'log2RingSize', 'bufferSize', 'rxMode'];
+const KEYS = ['role', 'id', 'name', 'secret', 'mode', 'rxQueues', 'txQueues', 'log2RingSize', 'bufferSize', 'rxMode', 'errorOnViolation'];
 /** Keys a user might type, real ones and traps (inherited names, typos). */
 const anyKey = fc.oneof(fc.constantFrom(...KEYS, 'toString', 'constructor', 'hasOwnProperty', 'valueOf', 'queues', 'ring'), fc.string());
 const anyValue = fc.oneof(
