@@ -170,6 +170,7 @@ brand(NotConnectedError, Symbol.for('nmemif.error.NotConnectedError'));
 export class ProtocolError extends NmemifError {
   /** Always `'ERR_NMEMIF_PROTOCOL'`. */
   declare readonly code: 'ERR_NMEMIF_PROTOCOL';
+  /** The violation, as the peer was told in the DISCONNECT. */
   readonly reason: string;
   constructor(message: string, reason = '', options?: ErrorOptions) {
     super(message, 'ERR_NMEMIF_PROTOCOL', options);
@@ -229,6 +230,7 @@ brand(NoStackError, Symbol.for('nmemif.error.NoStackError'));
  * the whole document), as BridgeConfigError does for the bridge's configuration. */
 export class RulesError extends NmemifError {
   declare readonly code: 'ERR_NMEMIF_BAD_RULES';
+  /** The rules field at fault (`rules[2].prefix`), or '' for the whole document. */
   readonly field: string;
   constructor(field: string, message: string, options?: ErrorOptions) {
     super(field === '' ? message : `${field}: ${message}`, 'ERR_NMEMIF_BAD_RULES', options);
@@ -278,10 +280,15 @@ const kStackError = Symbol.for('nmemif.error.StackError');
  * `port` the address involved, when there is one. Stacks throw it; nSockets emit it.
  */
 export class StackError extends Error {
+  /** The errno name ('ECONNREFUSED', 'EAGAIN'). */
   readonly code: string;
+  /** The negative errno number, or undefined when `code` is not a Linux errno name. */
   readonly errno: number | undefined;
+  /** The operation that failed ('connect', 'bind', 'send', ...). */
   readonly syscall: string;
+  /** The address involved, when there is one. */
   readonly address?: string;
+  /** The port involved, when there is one. */
   readonly port?: number;
 
   constructor(code: string, syscall: string, address?: { address: string; port?: number }, options?: ErrorOptions) {
@@ -298,10 +305,12 @@ export class StackError extends Error {
     }
   }
 
+  /** @internal `instanceof` by brand, so it works across copies of the library. */
   static [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kStackError] === true;
   }
 
+  /** @internal the brand `instanceof` checks. */
   get [kStackError](): boolean {
     return true;
   }

@@ -66,6 +66,7 @@ export class PacketBatch {
     return this.#words;
   }
 
+  /** @internal see growBatch(). */
   [kGrow](capacity: number): void {
     if (capacity <= this.#capacity) return;
     const words = new Uint32Array(new ArrayBuffer(capacity * WORDS_PER_BUFFER * 4));

@@ -189,27 +189,33 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#queue('queue', queue, Math.min(this.options.rxQueues, this.options.txQueues));
   }
 
+  /** {@link MemifQueue.rx} on queue pair `queue`. */
   rx(queue: number, batch: PacketBatch): number {
     return (this.#queues[queue] ?? this.#queue('rx', queue, this.options.rxQueues)).rx(batch);
   }
 
+  /** {@link MemifQueue.refill} on queue pair `queue`. */
   refill(queue: number, what: PacketBatch | number): number {
     return (this.#queues[queue] ?? this.#queue('refill', queue, this.options.rxQueues)).refill(what);
   }
 
+  /** {@link MemifQueue.alloc} on queue pair `queue`. */
   alloc(queue: number, batch: PacketBatch, max = batch.capacity): number {
     return (this.#queues[queue] ?? this.#queue('alloc', queue, this.options.txQueues)).alloc(batch, max);
   }
 
+  /** {@link MemifQueue.tx} on queue pair `queue`. */
   tx(queue: number, batch: PacketBatch, count = batch.count): number {
     return (this.#queues[queue] ?? this.#queue('tx', queue, this.options.txQueues)).tx(batch, count);
   }
 
+  /** {@link MemifQueue.swap} from rx queue `rxQueue` into tx queue `txQueue` (slave only). */
   swap(rxQueue: number, txQueue: number, batch: PacketBatch, count = batch.count): number {
     if (txQueue !== rxQueue) this.#queue('swap', txQueue, this.options.txQueues);
     return (this.#queues[rxQueue] ?? this.#queue('swap', rxQueue, this.options.rxQueues)).swap(batch, count, txQueue);
   }
 
+  /** {@link MemifQueue.send} on queue pair `queue`. */
   send(queue: number, data: Uint8Array | Uint8Array[]): number {
     return (this.#queues[queue] ?? this.#queue('send', queue, this.options.txQueues)).send(data);
   }

@@ -35,19 +35,27 @@ import { defaultEngine, type Engine } from '../nstack/engine';
 import { PacketBatch, growBatch } from './batch';
 import { createStream, packets, type PacketsOptions, type StreamOptions } from './packet-stream';
 
+/** Events of a {@link MemifQueue}, as `name: [listener arguments]`. */
 export interface QueueEvents {
+  /** Packets may be waiting: call rx(). */
   rx: [];
+  /** The link is up. */
   connect: [];
+  /** The link went down; `reason` is the peer's DISCONNECT string or ours. */
   disconnect: [reason: string];
+  /** The queue was closed (a worker's close(), or its interface closed). */
   close: [];
 }
 
 /** What transferQueue() returns: plain data, safe to postMessage to a worker. */
 export interface QueueHandle {
+  /** Tells attachQueue() what it was given. */
   readonly kind: 'nmemif-queue';
   /** Names the lease in this process (meaningless anywhere else). */
   readonly key: number;
+  /** The queue pair's number. */
   readonly queue: number;
+  /** The memif id of its interface. */
   readonly interfaceId: number;
 }
 
@@ -97,9 +105,15 @@ export function queueRx(q: MemifQueue): void {
   q[kRx]();
 }
 
+/**
+ * One queue pair (rx queue and tx queue of the same number) of a {@link MemifInterface}: the
+ * data path. From iface.queue(q) in the interface's thread, or attachQueue(handle) in a worker.
+ * Events: {@link QueueEvents}.
+ */
 export class MemifQueue extends EventEmitter<QueueEvents> {
   /** The queue pair's number on its interface. */
   readonly queue: number;
+  /** The memif id of its interface. */
   readonly interfaceId: number;
   #nat: NativeMemifQueue | null;
   readonly #host: QueueHost | null;
@@ -137,6 +151,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     return this.#connected;
   }
 
+  /** Whether the queue (or its interface) was closed. */
   get closed(): boolean {
     return this.#block === Block.Closed || this.#block === Block.InterfaceClosed;
   }
@@ -243,6 +258,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
 
   // ---- link state ------------------------------------------------------------------------------
 
+  /** @internal see queueLink(). */
   [kLink](up: boolean, reason: string): void {
     this.#regions = null; // a new connection, or none: its memory is another
     if (up === this.#connected) return;
@@ -254,10 +270,12 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     }
   }
 
+  /** @internal see queueRx(). */
   [kRx](): void {
     this.emit('rx');
   }
 
+  /** @internal see queueBlock(). */
   [kBlock](block: Block): void {
     this.#block = block;
     if (block === Block.InterfaceClosed) this.#connected = false;

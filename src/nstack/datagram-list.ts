@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from '../errors';
 import type { DatagramList } from './stack';
 
+/** Options of {@link createDatagramList}. */
 export interface DatagramListOptions {
   /** Most datagrams one batch holds (default 64). */
   count?: number;
@@ -10,6 +11,7 @@ export interface DatagramListOptions {
   bytes?: number;
 }
 
+/** Storage for recvBatch(): allocate one per socket (or per loop) and reuse it for every batch. */
 export function createDatagramList(options: DatagramListOptions = {}): DatagramList {
   const count = options.count ?? 64;
   if (!Number.isInteger(count) || count < 1 || count > 65536) throw new InvalidArgumentError(`count must be an integer from 1 to 65536, got ${String(options.count)}`);

@@ -66,6 +66,8 @@ export {
 } from './registry';
 export { NrdRules, describeRule, type NrdMatch, type NrdRule, type NrdRuleSpec, type NrdRulesSpec } from './nrd';
 export { KERNEL_PLANE, KERNEL_STACK, createKernelStack, type KernelStack, type KernelStackOptions } from './stacks/kernel';
+export type { IpAddress, IpPrefix } from './ip';
+export type { MessageChunk, MessageData } from './nsocket/message';
 export { createDatagramList, datagramAt, type DatagramListOptions } from './datagram-list';
 export { UdpSocket, createSocket, type BindOptions, type SendCallback, type UdpSocketEvents, type UdpSocketOptions, type UdpType } from './nsocket/udp-socket';
 export { TcpSocket, connect, createConnection, type TcpConnectOptions, type TcpSocketOptions } from './nsocket/tcp-socket';

@@ -6,12 +6,15 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Family } from './stack';
 
+/** An IP address as bytes. */
 export interface IpAddress {
+  /** 4 or 6. */
   family: Family;
   /** 4 or 16 bytes, network order. */
   bytes: Uint8Array;
 }
 
+/** A CIDR prefix: the address bytes (host bits zero) and the prefix length. */
 export interface IpPrefix extends IpAddress {
   /** Prefix length in bits. */
   length: number;

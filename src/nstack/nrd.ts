@@ -22,31 +22,45 @@ import { InvalidArgumentError, RulesError } from '../errors';
 import { formatIp, parseIp, parsePrefix, prefixContains, unmapIp, type IpPrefix } from './ip';
 import type { Protocol } from './stack';
 
+/** One rule as written in a rules file. */
 export interface NrdRuleSpec {
+  /** IPv4 or IPv6 CIDR prefix the address must lie in ('10.0.0.0/8'); none = any address. */
   prefix?: string;
+  /** The protocol the socket must have; none = both. */
   protocol?: Protocol;
+  /** The plane that carries matching sockets ('nstack-linux', 'nstack-memif'). */
   plane: string;
+  /** Breaks ties between prefixes of the same length: 0 (the default) is the highest. */
   priority?: number;
 }
 
 /** What a rules file holds (or what setRules() takes as an object). */
 export interface NrdRulesSpec {
+  /** The plane of sockets no rule matches; none = the registry's highest-priority stack. */
   default?: string;
+  /** The rules, in file order (the order breaks the last ties). */
   rules?: NrdRuleSpec[];
 }
 
 /** One validated rule; `index` is its place in the file. */
 export interface NrdRule {
+  /** Its place in the file's `rules` array. */
   readonly index: number;
+  /** The parsed prefix, or null (any address). */
   readonly prefix: IpPrefix | null;
+  /** The protocol it is limited to, or null (both). */
   readonly protocol: Protocol | null;
+  /** The plane it picks. */
   readonly plane: string;
+  /** Its priority (0 = highest). */
   readonly priority: number;
 }
 
 /** Why a plane was chosen: the rule (its index in the file), or the default plane. */
 export interface NrdMatch {
+  /** The plane chosen. */
   plane: string;
+  /** The rule that chose it, or null when it is the default plane. */
   rule: NrdRule | null;
 }
 
@@ -106,6 +120,7 @@ function compareRules(a: NrdRule, b: NrdRule): number {
 
 /** Validated nRD rules (immutable). */
 export class NrdRules {
+  /** The `default` plane of the rules, or null when they name none. */
   readonly defaultPlane: string | null;
   /** In file order. */
   readonly rules: readonly NrdRule[];

@@ -18,6 +18,7 @@ const log = logger('nstack');
 
 /** Which plane and stack a socket would use, and why. */
 export interface Route {
+  /** The plane chosen ('nstack-linux', 'nstack-memif', ...). */
   plane: string;
   /** The stack's name, or null when no registered stack serves the plane with this protocol. */
   stack: string | null;
@@ -226,10 +227,12 @@ export function unregisterStack(name: string, reason = 'unregistered'): void {
   stackRegistry().unregister(name, reason);
 }
 
+/** The registered stack called `name`, or undefined. */
 export function getStack(name: string): StackModule | undefined {
   return stackRegistry().get(name);
 }
 
+/** Every stack registered in this thread, in registration order. */
 export function listStacks(): readonly StackModule[] {
   return stackRegistry().list();
 }
@@ -248,6 +251,7 @@ export function loadRules(file: string): NrdRules {
   return rules;
 }
 
+/** This thread's nRD rules, or null when none are set (every socket then goes to the highest-priority stack). */
 export function getRules(): NrdRules | null {
   return stackRegistry().rules;
 }

@@ -19,12 +19,16 @@
 
 /** Transport protocols nRD rules and stacks know. */
 export type Protocol = 'udp' | 'tcp';
+/** IP version of a socket: 4 (IPv4) or 6 (IPv6). */
 export type Family = 4 | 6;
 
 /** An address as Node spells it ('10.0.0.1', '::1'), with a port. */
 export interface SockAddr {
+  /** The IP address as text ('10.0.0.1', '::1'). */
   address: string;
+  /** The port, 0..65535 (0 = any, when binding). */
   port: number;
+  /** 4 or 6. */
   family: Family;
 }
 
@@ -40,8 +44,11 @@ export type SockOpt = 'reuseAddr' | 'noDelay' | 'keepAlive' | 'broadcast' | 'rec
  * once by the application; a batch receive allocates nothing per datagram.
  */
 export interface DatagramList {
+  /** The bytes of every datagram held, back to back. */
   readonly data: Uint8Array;
+  /** Where datagram i starts in `data`. */
   readonly offsets: Uint32Array;
+  /** How long datagram i is. */
   readonly lengths: Uint32Array;
   /** Sender of each datagram (objects are reused between batches). */
   readonly addresses: SockAddr[];
@@ -57,31 +64,54 @@ export interface StackEvents {
   notify(events: number): void;
 }
 
+/** The socket operations of a stack (DMM's socket ops); `S` is the stack's own socket handle. */
 export interface StackSocketOps<S> {
   /** A new socket of this protocol and family; `events` is how it reports readiness. */
   socket(protocol: Protocol, family: Family, events: StackEvents): S;
+  /** Binds the socket to a local address (port 0: the stack picks one). */
   bind(s: S, addr: SockAddr): void;
   /** UDP: sets the default destination. TCP: starts connecting; completion is EPOLLOUT
    * (then getsockopt(s, 'error') is 0) or EPOLLERR/EPOLLHUP with the error in getsockopt. */
   connect(s: S, addr: SockAddr): void;
+  /** TCP: starts accepting connections, at most `backlog` waiting. */
   listen(s: S, backlog: number): void;
   /** A pending connection, or null (EAGAIN). The new socket reports through `events`. */
-  accept(s: S, events: StackEvents): { socket: S; peer: SockAddr } | null;
+  accept(
+    s: S,
+    events: StackEvents,
+  ): {
+    /** The stack's handle of the accepted connection. */
+    socket: S;
+    /** The address it came from. */
+    peer: SockAddr;
+  } | null;
   /** UDP: one whole datagram to `to` (or the connected peer); returns its length, or 0 when
    * the stack has no room now (EPOLLOUT follows). TCP: bytes accepted (0..data.length). */
   send(s: S, data: Uint8Array, to?: SockAddr): number;
   /** UDP: one datagram (truncated to `into`), null if none. TCP: bytes read, 0 = end of stream,
    * null = nothing now. */
-  recv(s: S, into: Uint8Array): { bytes: number; from: SockAddr } | null;
+  recv(
+    s: S,
+    into: Uint8Array,
+  ): {
+    /** Bytes written at the start of `into`. */
+    bytes: number;
+    /** The sender (UDP) or the connected peer (TCP). */
+    from: SockAddr;
+  } | null;
   /** UDP only: fills `list` from the start; returns list.count. */
   recvBatch(s: S, list: DatagramList): number;
+  /** TCP: ends reading, writing (a FIN after what is queued) or both. */
   shutdown(s: S, how: ShutdownHow): void;
   /** Releases the socket and everything it holds; no notify after this returns. */
   close(s: S): void;
+  /** The local address the socket is bound to. */
   getsockname(s: S): SockAddr;
+  /** The address of the connected peer (throws a StackError 'ENOTCONN' when there is none). */
   getpeername(s: S): SockAddr;
   /** 'error' reads (and clears) the pending error as an errno name, or 0. */
   getsockopt(s: S, name: SockOpt | 'error'): number | string | boolean;
+  /** Sets one option; an option the stack does not support throws a StackError 'ENOPROTOOPT'. */
   setsockopt(s: S, name: SockOpt, value: number | boolean): void;
   /** Optional fast path (TCP): like send(), but the stack may keep `data` instead of copying
    * it; the caller never changes it afterwards (as with a Buffer written to a node:net socket). */

@@ -7,13 +7,19 @@ import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../../errors';
 import type { Family, SockAddr } from '../stack';
 
+/** An address as node:net and node:dgram's address() report it. */
 export interface AddressInfo {
+  /** The IP address as text. */
   address: string;
+  /** 'IPv4' or 'IPv6'. */
   family: 'IPv4' | 'IPv6';
+  /** The port. */
   port: number;
 }
 
+/** The sender of a received datagram, as node:dgram's 'message' event gives it. */
 export interface RemoteInfo extends AddressInfo {
+  /** The datagram's size in bytes. */
   size: number;
 }
 

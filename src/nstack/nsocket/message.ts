@@ -1,7 +1,9 @@
 /** Message data as node:dgram and node:net take it, as one Uint8Array. */
 import { InvalidArgumentError } from '../../errors';
 
+/** One piece of a message: a string (UTF-8) or any Buffer, TypedArray or DataView. */
 export type MessageChunk = string | ArrayBufferView;
+/** A message as node:dgram's send() takes it: one chunk, or several sent as one datagram. */
 export type MessageData = MessageChunk | readonly MessageChunk[];
 
 function chunkBytes(c: MessageChunk): Uint8Array {

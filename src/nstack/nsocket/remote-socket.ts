@@ -18,8 +18,11 @@ import { toBytes, type MessageData } from './message';
 import { SendRing } from './send-ring';
 import type { SendQueueHandle } from './shared-send';
 
+/** The sending side of an nSocket owned by another thread, from {@link attachSocket}. */
 export class RemoteSocket {
+  /** The socket's protocol: send() for 'udp', write() for 'tcp'. */
   readonly protocol: Protocol;
+  /** The socket's IP version. */
   readonly family: Family;
   /** threadId of the owning thread. */
   readonly owner: number;
@@ -67,30 +70,37 @@ export class RemoteSocket {
     await this.#ring.waitForSpace(this.#spaceSeq);
   }
 
+  /** Owner only: throws WrongThreadError. */
   recvBatch(): never {
     return this.#ownerOnly('recvBatch()');
   }
 
+  /** Owner only: throws WrongThreadError. */
   bind(): never {
     return this.#ownerOnly('bind()');
   }
 
+  /** Owner only: throws WrongThreadError. */
   connect(): never {
     return this.#ownerOnly('connect()');
   }
 
+  /** Owner only: throws WrongThreadError. */
   close(): never {
     return this.#ownerOnly('close()');
   }
 
+  /** Owner only: throws WrongThreadError. */
   address(): never {
     return this.#ownerOnly('address()');
   }
 
+  /** Owner only (events are the owner's): throws WrongThreadError. */
   on(): never {
     return this.#ownerOnly('receiving events (on())');
   }
 
+  /** Owner only: throws WrongThreadError. */
   read(): never {
     return this.#ownerOnly('read()');
   }

@@ -19,10 +19,15 @@ export const DEFAULT_QUEUE_BYTES = 1 << 20;
 
 /** What shareSend() returns: plain data, safe to postMessage to a worker_thread. */
 export interface SendQueueHandle {
+  /** Tells attachSocket() what it was given. */
   readonly kind: 'nstack-send-queue';
+  /** The queue's shared memory. */
   readonly buffer: SharedArrayBuffer;
+  /** The eventfd that wakes the owning thread (meaningful in this process only). */
   readonly wakeFd: number;
+  /** The socket's protocol. */
   readonly protocol: Protocol;
+  /** The socket's IP version. */
   readonly family: Family;
   /** threadId of the owning thread. */
   readonly owner: number;

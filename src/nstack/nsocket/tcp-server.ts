@@ -20,6 +20,7 @@ import { defineSocketMember, kAlive, kBinding, kWatchers, openBinding, StackBind
 import { LoopRef } from './keep-alive';
 import { TcpSocket } from './tcp-socket';
 
+/** Options of {@link createServer}. */
 export interface TcpServerOptions {
   /** Accepted sockets keep their writable side open after the peer ended (default false). */
   allowHalfOpen?: boolean;
@@ -27,16 +28,25 @@ export interface TcpServerOptions {
   stack?: string;
 }
 
+/** listen()'s options object, as node:net takes it. */
 export interface ListenOptions {
+  /** Local port (default 0: the stack picks one). */
   port?: number;
+  /** Local address or host name (default '0.0.0.0'). */
   host?: string;
+  /** Most connections waiting for accept (default 511). */
   backlog?: number;
 }
 
+/** Events of a {@link TcpServer}, as `name: [listener arguments]` (net.Server's). */
 export interface TcpServerEvents {
+  /** A connection was accepted (accepted by themselves only while someone listens to this event). */
   connection: [socket: TcpSocket];
+  /** The server is listening. */
   listening: [];
+  /** close() was called and every accepted connection has closed. */
   close: [];
+  /** listen() failed or the stack reported an error (a StackError). */
   error: [err: Error];
 }
 
@@ -47,7 +57,7 @@ const ACCEPT_PASS_LIMIT = 64;
 export interface TcpServer extends SocketMember {}
 
 export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualSource {
-  /** For the shared members (defineSocketMember). */
+  /** @internal for the shared members (defineSocketMember). */
   get [kBinding](): StackBinding | null {
     return this.#b;
   }
@@ -61,9 +71,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
   #closing = false;
   #stopped = false;
   readonly #connections = new Set<TcpSocket>();
+  /** @internal */
   readonly [kWatchers] = new Watchers();
   #serviceQueued = false;
   #acceptLater: NodeJS.Immediate | null = null;
+  /** @internal */
   readonly [kAlive] = new LoopRef();
 
   constructor(options: TcpServerOptions = {}) {
@@ -76,6 +88,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
     });
   }
 
+  /** Starts listening (net's forms); nRD chooses the stack for the address here. 'listening' follows, or 'error'. */
   listen(port?: number | ListenOptions | (() => void), host?: string | number | (() => void), backlog?: number | (() => void), callback?: () => void): this {
     if (this.#listening || this.#starting) throw new InvalidStateError('server is already listening');
     let o: ListenOptions;
@@ -135,6 +148,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
     return sock;
   }
 
+  /** Stops listening at once; 'close' follows once every accepted connection closed. */
   close(callback?: (err?: Error) => void): this {
     if (!this.#listening && !this.#starting) {
       if (callback !== undefined) process.nextTick(callback, new InvalidStateError('server is not running'));
@@ -147,15 +161,18 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
     return this;
   }
 
+  /** The address it listens on, or null when not listening. */
   address(): AddressInfo | null {
     if (!this.#listening || this.#b === null) return null;
     return addressInfo(this.#b.stack.getsockname(this.#b.handle));
   }
 
+  /** Whether the server is listening. */
   get listening(): boolean {
     return this.#listening;
   }
 
+  /** Calls back (asynchronously) with the number of accepted connections still open. */
   getConnections(callback: (err: Error | null, count: number) => void): this {
     process.nextTick(callback, null, this.#connections.size);
     return this;
@@ -163,6 +180,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
 
   // ---- VirtualSource -------------------------------------------------------------------------
 
+  /** The server's readiness now (EPOLLIN while a connection waits), as EventPoll asks a member. */
   poll(): number {
     if (this.#stopped) return EPOLLHUP; // closed (maybe by its stack's recycling): del() it
     return this.#listening && this.#b !== null ? this.#b.poll() : 0;
@@ -170,6 +188,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements VirtualS
 
   // ---- registry ------------------------------------------------------------------------------
 
+  /** Stops at once because its stack is going away: accepted connections are destroyed with a ClosedError carrying `reason`. */
   abort(reason: string): void {
     if (!this.#listening && !this.#starting) return;
     for (const c of this.#connections) c.destroy(new ClosedError(`socket was closed: ${reason}`));

@@ -31,6 +31,7 @@ import { LoopRef } from './keep-alive';
 import type { RingRecord } from './send-ring';
 import { DEFAULT_QUEUE_BYTES, SharedSend, type SendQueueHandle } from './shared-send';
 
+/** Options of a {@link TcpSocket}. */
 export interface TcpSocketOptions {
   /** Keep the writable side open after the peer ended (default false, as in net). */
   allowHalfOpen?: boolean;
@@ -38,15 +39,21 @@ export interface TcpSocketOptions {
   stack?: string;
 }
 
+/** Options of {@link connect}, as node:net's connect() takes them. */
 export interface TcpConnectOptions extends TcpSocketOptions {
+  /** The peer's port. */
   port: number;
   /** Default 'localhost'. */
   host?: string;
   /** 4 or 6 when `host` is a name (default: what dns.lookup answers first). */
   family?: Family;
+  /** Bind to this local address before connecting. */
   localAddress?: string;
+  /** Bind to this local port before connecting. */
   localPort?: number;
+  /** TCP_NODELAY once the stack socket opens (see setNoDelay()). */
   noDelay?: boolean;
+  /** SO_KEEPALIVE once the stack socket opens (see setKeepAlive()). */
   keepAlive?: boolean;
 }
 
@@ -62,7 +69,7 @@ interface PendingWrite {
 export interface TcpSocket extends SocketMember {}
 
 export class TcpSocket extends Duplex implements VirtualSource {
-  /** For the shared members (defineSocketMember). */
+  /** @internal for the shared members (defineSocketMember). */
   get [kBinding](): StackBinding | null {
     return this.#b;
   }
@@ -78,11 +85,15 @@ export class TcpSocket extends Duplex implements VirtualSource {
   #final: ((err?: Error | null) => void) | null = null;
   #scratch: Uint8Array | null = null;
   #serviceQueued = false;
+  /** @internal */
   readonly [kWatchers] = new Watchers();
+  /** @internal */
   readonly [kAlive] = new LoopRef();
   #shared: SharedSend | null = null;
   #opts: { noDelay?: boolean; keepAlive?: boolean } = {};
+  /** Bytes received so far. */
   bytesRead = 0;
+  /** Bytes the stack took so far. */
   bytesWritten = 0;
 
   constructor(options: TcpSocketOptions = {}) {
@@ -110,6 +121,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
 
   // ---- net.Socket's surface ------------------------------------------------------------------
 
+  /** Connects to `port` on `host` (net's forms); nRD chooses the stack here. 'connect' follows, or 'error'. */
   connect(options: TcpConnectOptions | number, host?: string | (() => void), listener?: () => void): this {
     if (this.destroyed) throw new ClosedError('socket is destroyed (connect)');
     if (this.#b !== null || this.#connecting) throw new InvalidStateError('socket is already connected or connecting');
@@ -143,6 +155,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
     return this;
   }
 
+  /** True while connect() is in progress. */
   get connecting(): boolean {
     return this.#connecting;
   }
@@ -152,6 +165,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
     return !this.#connected;
   }
 
+  /** net's readyState: 'opening', 'open', 'readOnly', 'writeOnly' or 'closed'. */
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
     if (this.#connecting) return 'opening';
     if (!this.#connected || this.destroyed) return 'closed';
@@ -161,42 +175,51 @@ export class TcpSocket extends Duplex implements VirtualSource {
     return 'closed';
   }
 
+  /** The peer's IP address, while connected. */
   get remoteAddress(): string | undefined {
     return this.#connected ? this.#peer?.address : undefined;
   }
 
+  /** The peer's port, while connected. */
   get remotePort(): number | undefined {
     return this.#connected ? this.#peer?.port : undefined;
   }
 
+  /** The peer's address family, while connected. */
   get remoteFamily(): 'IPv4' | 'IPv6' | undefined {
     return this.#connected && this.#peer !== null ? familyName(this.#peer.family) : undefined;
   }
 
+  /** The local IP address, once the stack socket is bound. */
   get localAddress(): string | undefined {
     return this.#local()?.address;
   }
 
+  /** The local port, once the stack socket is bound. */
   get localPort(): number | undefined {
     return this.#local()?.port;
   }
 
+  /** The local address family, once the stack socket is bound. */
   get localFamily(): 'IPv4' | 'IPv6' | undefined {
     const l = this.#local();
     return l === undefined ? undefined : familyName(l.family);
   }
 
+  /** The local address, or `{}` before the stack socket is bound (as net). */
   address(): AddressInfo | Record<string, never> {
     const l = this.#local();
     return l === undefined ? {} : addressInfo(l);
   }
 
+  /** TCP_NODELAY (Nagle off); applied when the stack socket opens if called before. */
   setNoDelay(noDelay = true): this {
     this.#opts.noDelay = noDelay;
     this.#applyOpts();
     return this;
   }
 
+  /** SO_KEEPALIVE; applied when the stack socket opens if called before. */
   setKeepAlive(enable = false): this {
     this.#opts.keepAlive = enable;
     this.#applyOpts();
@@ -220,6 +243,7 @@ export class TcpSocket extends Duplex implements VirtualSource {
 
   // ---- VirtualSource ---------------------------------------------------------------------------
 
+  /** The socket's readiness now (EPOLL* bits), as EventPoll asks a member. */
   poll(): number {
     if (this.destroyed) return EPOLLHUP; // closed (by the app, the stream's own end, or its stack): del() it
     let ev = this.#b === null ? 0 : this.#b.poll();
@@ -232,27 +256,32 @@ export class TcpSocket extends Duplex implements VirtualSource {
 
   // ---- registry ------------------------------------------------------------------------------
 
+  /** Destroys the socket at once because its stack is going away (a ClosedError carrying `reason`). */
   abort(reason: string): void {
     if (!this.destroyed) this.destroy(new ClosedError(`socket was closed: ${reason}`));
   }
 
   // ---- stream implementation -------------------------------------------------------------
 
+  /** @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.#write = { chunk, offset: 0, callback };
     if (this.#connected) this.#flush();
   }
 
+  /** @internal */
   override _final(callback: (err?: Error | null) => void): void {
     this.#final = callback;
     if (this.#connected && this.#write === null) this.#shutdownWrite();
   }
 
+  /** @internal */
   override _read(): void {
     this.#reading = true;
     if (this.#connected) this.#pull();
   }
 
+  /** @internal */
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.#connecting = false;
     this.#updateAlive();
@@ -433,4 +462,5 @@ export function connect(options: TcpConnectOptions | number, host?: string | (()
   return sock.connect(options, host, listener);
 }
 
+/** The same as {@link connect} (net's alias). */
 export const createConnection = connect;

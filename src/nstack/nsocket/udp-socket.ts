@@ -34,30 +34,47 @@ import { toBytes, type MessageData } from './message';
 import type { RingRecord } from './send-ring';
 import { DEFAULT_QUEUE_BYTES, SharedSend, type SendQueueHandle } from './shared-send';
 
+/** dgram's socket types: IPv4 or IPv6 UDP. */
 export type UdpType = 'udp4' | 'udp6';
 
+/** Options of {@link createSocket}, as node:dgram's createSocket() takes them. */
 export interface UdpSocketOptions {
+  /** 'udp4' or 'udp6'. */
   type: UdpType;
+  /** SO_REUSEADDR when bound (default false). */
   reuseAddr?: boolean;
+  /** SO_RCVBUF, bytes, set when the stack socket opens. */
   recvBufferSize?: number;
+  /** SO_SNDBUF, bytes, set when the stack socket opens. */
   sendBufferSize?: number;
   /** Use this stack (by name) instead of asking nRD. */
   stack?: string;
 }
 
+/** bind()'s options object, as node:dgram takes it. */
 export interface BindOptions {
+  /** Local port (default 0: the stack picks one). */
   port?: number;
+  /** Local address or host name (default: any address of the family). */
   address?: string;
+  /** Accepted for dgram compatibility; sockets are never shared with a cluster here. */
   exclusive?: boolean;
 }
 
+/** Called once a datagram was handed to the stack (bytes sent) or failed (a StackError). */
 export type SendCallback = (error: Error | null, bytes: number) => void;
 
+/** Events of a {@link UdpSocket}, as `name: [listener arguments]` (dgram's). */
 export interface UdpSocketEvents {
+  /** A datagram arrived (read only while someone listens to this event). */
   message: [msg: Buffer, rinfo: RemoteInfo];
+  /** The socket is bound. */
   listening: [];
+  /** connect() completed: the socket has a default destination. */
   connect: [];
+  /** The socket was closed (by close() or because its stack was recycled). */
   close: [];
+  /** A bind/connect failure or an error the stack reported (a StackError). */
   error: [err: Error];
 }
 
@@ -73,12 +90,14 @@ const READ_PASS_LIMIT = 256;
 export interface UdpSocket extends SocketMember {}
 
 export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualSource {
-  /** For the shared members (defineSocketMember). */
+  /** @internal for the shared members (defineSocketMember). */
   get [kBinding](): StackBinding | null {
     return this.#b;
   }
 
+  /** 'udp4' or 'udp6'. */
   readonly type: UdpType;
+  /** 4 or 6. */
   readonly family: Family;
   readonly #pinned: string | undefined;
   readonly #initialOpts: Array<[SockOpt, number | boolean]> = [];
@@ -88,11 +107,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   #peer: SockAddr | null = null;
   #connecting = false;
   #closed = false;
+  /** @internal */
   readonly [kWatchers] = new Watchers();
   readonly #pending = new Fifo<PendingSend>(8);
   #list: DatagramList | null = null;
   #serviceQueued = false;
   #readLater: NodeJS.Immediate | null = null;
+  /** @internal */
   readonly [kAlive] = new LoopRef();
   #shared: SharedSend | null = null;
 
@@ -114,6 +135,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
 
   // ---- dgram's surface -------------------------------------------------------------------
 
+  /** Binds to `port` and `address` (dgram's forms); nRD chooses the stack here. 'listening' follows. */
   bind(port?: number | BindOptions | (() => void), address?: string | (() => void), callback?: () => void): this {
     this.#assertOpen('bind');
     if (this.#bound || this.#binding) throw new InvalidStateError('socket is already bound');
@@ -150,9 +172,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     return this;
   }
 
+  /** Sends bytes offset..offset + length of `msg` as one datagram to `port`/`address`. */
   send(msg: MessageData, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): void;
+  /** Sends `msg` as one datagram to `port` at `address` (default: the loopback address). */
   send(msg: MessageData, port?: number, address?: string, callback?: SendCallback): void;
+  /** Sends `msg` to `port` on the loopback address. */
   send(msg: MessageData, port?: number, callback?: SendCallback): void;
+  /** Sends `msg` to the connected peer. */
   send(msg: MessageData, callback?: SendCallback): void;
   send(msg: MessageData, ...args: unknown[]): void {
     this.#assertOpen('send');
@@ -207,6 +233,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     });
   }
 
+  /** Sets the default destination (binding to any address first if needed); 'connect' follows. */
   connect(port: number, address?: string | (() => void), callback?: () => void): void {
     this.#assertOpen('connect');
     if (this.#peer !== null || this.#connecting) throw new InvalidStateError('socket is already connected');
@@ -234,6 +261,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     });
   }
 
+  /** Closes the socket; sends still waiting fail with ClosedError. 'close' follows. */
   close(callback?: () => void): this {
     if (callback !== undefined) this.once('close', callback);
     if (this.#closed) return this;
@@ -242,40 +270,48 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     return this;
   }
 
+  /** The local address (InvalidStateError before bind()). */
   address(): AddressInfo {
     this.#assertOpen('address');
     if (!this.#bound || this.#b === null) throw new InvalidStateError('socket is not bound; call bind() first');
     return addressInfo(this.#b.stack.getsockname(this.#b.handle));
   }
 
+  /** The connected peer (InvalidStateError when not connected). */
   remoteAddress(): AddressInfo {
     this.#assertOpen('remoteAddress');
     if (this.#peer === null) throw new InvalidStateError('socket is not connected');
     return addressInfo(this.#peer);
   }
 
+  /** SO_BROADCAST. */
   setBroadcast(flag: boolean): void {
     this.#setOpt('broadcast', flag === true);
   }
 
+  /** IP_TTL, 1..255; returns it. */
   setTTL(ttl: number): number {
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new InvalidArgumentError(`ttl must be an integer from 1 to 255, got ${String(ttl)}`);
     this.#setOpt('ttl', ttl);
     return ttl;
   }
 
+  /** SO_RCVBUF, bytes. */
   setRecvBufferSize(size: number): void {
     this.#setOpt('recvBufferSize', size);
   }
 
+  /** SO_SNDBUF, bytes. */
   setSendBufferSize(size: number): void {
     this.#setOpt('sendBufferSize', size);
   }
 
+  /** SO_RCVBUF as the stack reports it. */
   getRecvBufferSize(): number {
     return Number(this.#boundStack('getRecvBufferSize').getsockopt(this.#b!.handle, 'recvBufferSize'));
   }
 
+  /** SO_SNDBUF as the stack reports it. */
   getSendBufferSize(): number {
     return Number(this.#boundStack('getSendBufferSize').getsockopt(this.#b!.handle, 'sendBufferSize'));
   }
@@ -296,6 +332,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     return this.#b.stack.recvBatch(this.#b.handle, list);
   }
 
+  /** Whether the socket was closed. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -315,6 +352,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
 
   // ---- VirtualSource (EventPoll membership) ------------------------------------------------
 
+  /** The socket's readiness now (EPOLL* bits), as EventPoll asks a member. */
   poll(): number {
     if (this.#closed) return EPOLLHUP; // closed (maybe by its stack's recycling): del() it
     if (this.#b === null) return EPOLLOUT; // an unbound UDP socket may send
@@ -325,6 +363,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
 
   // ---- registry ------------------------------------------------------------------------------
 
+  /** Closes at once because its stack is going away; pending sends fail with ClosedError carrying `reason`. */
   abort(reason: string): void {
     if (this.#closed) return;
     this.#teardown(new ClosedError(`socket was closed: ${reason}`));

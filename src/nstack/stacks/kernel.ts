@@ -8,22 +8,28 @@ import type { DatagramList, Family, Protocol, ShutdownHow, SockAddr, SockOpt, St
 import { KernelTcp } from './kernel-tcp';
 import { KernelUdp } from './kernel-udp';
 
+/** The kernel stack's own socket handle. */
 export type KernelSocket = KernelUdp | KernelTcp;
 
+/** The kernel stack's name in the registry. */
 export const KERNEL_STACK = 'kernel';
+/** The plane nRD rules use for the kernel stack. */
 export const KERNEL_PLANE = 'nstack-linux';
 
+/** Options of {@link createKernelStack}. */
 export interface KernelStackOptions {
   /** nRD priority (0 = highest); default 1, so a user-space stack registered with priority 0
    * becomes the default for sockets no rule places. */
   priority?: number;
 }
 
-export interface KernelStack extends StackModule<KernelSocket> {
+/** The kernel stack module (its socket handles are its own business: `unknown` to others). */
+export interface KernelStack extends StackModule<unknown> {
   /** Sockets open now. */
   readonly openSockets: number;
 }
 
+/** A new kernel stack. Each thread's registry starts with one; to give it another priority, unregisterStack(KERNEL_STACK) and register one made here. */
 export function createKernelStack(options: KernelStackOptions = {}): KernelStack {
   const open = new Set<KernelSocket>();
   let recycled: string | null = null;
