@@ -157,6 +157,11 @@ typedef void (*nmif_conn_cb)(nmif_if_t *iface, void *user);
 typedef void (*nmif_disc_cb)(nmif_if_t *iface, const char *reason, void *user);
 /* An rx queue's interrupt fired (only queues in interrupt mode, only when on_rx is set). */
 typedef void (*nmif_rx_cb)(nmif_if_t *iface, uint16_t qid, void *user);
+/* A slave could not reach its socket: connect() failed with `err` (a negative errno such as
+ * -ENOENT, no listener's file; -ECONNREFUSED, a stale file; -EACCES). It retries after the
+ * backoff; called on every failed attempt (from the loop: a slave's first attempt runs at the
+ * loop's turn after nmif_if_create()). */
+typedef void (*nmif_connect_err_cb)(nmif_if_t *iface, int err, void *user);
 
 typedef struct nmif_if_args {
   uint32_t id;
@@ -174,10 +179,12 @@ typedef struct nmif_if_args {
    * nmif_rx_queue_fd() itself. (A queue lent to another thread: see queue leases.) */
   nmif_rx_cb on_rx;
   void *user;
+  nmif_connect_err_cb on_connect_error; /* optional */
 } nmif_if_args_t;
 
 /* Creates an interface. A master makes the socket listen (replacing a stale socket file);
- * a slave starts connecting at once and keeps retrying with backoff until destroyed. */
+ * a slave starts connecting at the loop's next turn and keeps retrying with backoff until
+ * destroyed. */
 NMIF_EXTERN int nmif_if_create(nmif_socket_t *sock, nmif_if_t **out, const nmif_if_args_t *args);
 /* Sends DISCONNECT "interface deleted" if connected, releases everything. Safe from callbacks. */
 NMIF_EXTERN int nmif_if_destroy(nmif_if_t *iface);
@@ -220,6 +227,14 @@ NMIF_EXTERN int nmif_rx_queue_ack(nmif_if_t *iface, uint16_t qid);
  * buffers are already waiting (sleep only on 0); arm = 0 masks again (polling). From the
  * queue's data-path thread only; a reconnect restores the mode of nmif_set_rx_mode. */
 NMIF_EXTERN int nmif_rx_arm(nmif_if_t *iface, uint16_t qid, int arm);
+/* Buffers the peer has published on rx queue qid that nmif_rx_burst has not taken yet: a look
+ * that takes, releases and signals nothing (a level check for a receiver that took only part
+ * of what was there), or a negative errno. From the queue's data-path thread. */
+NMIF_EXTERN int nmif_rx_pending(nmif_if_t *iface, uint16_t qid);
+/* Free slots on tx queue qid now (what nmif_tx_alloc could reserve), or a negative errno.
+ * memif has no interrupt telling a sender that the peer made room: a sender that found the
+ * ring full looks with this. From the queue's data-path thread. */
+NMIF_EXTERN int nmif_tx_room(nmif_if_t *iface, uint16_t qid);
 
 /* Why the link last went down (nmif_details.last_down_cause; set before on_disconnect runs). */
 enum nmif_down_cause {

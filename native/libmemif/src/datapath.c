@@ -255,6 +255,17 @@ int nmif_rx_arm(nmif_if_t *i, uint16_t qid, int arm) {
   return avail;
 }
 
+int nmif_rx_pending(nmif_if_t *i, uint16_t qid) {
+  if (!link_ok(i))
+    return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
+  if (qid >= nmif__num_rx(i))
+    return NMIF_ERANGE;
+  uint16_t avail;
+  if (!rx_avail(i, nmif__rxq(i, qid), &avail))
+    return NMIF_EPROTO;
+  return avail;
+}
+
 int nmif_rx_release(nmif_if_t *i, uint16_t qid, uint16_t count) {
   if (!link_ok(i))
     return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
@@ -309,6 +320,15 @@ static int tx_room(struct nmif_if_s *i, nmif__queue_t *q) {
   }
   q->seen = t;
   return q->size - nmif__dist(t, q->alloc);
+}
+
+int nmif_tx_room(nmif_if_t *i, uint16_t qid) {
+  if (!link_ok(i))
+    return i->connected ? NMIF_EPROTO : NMIF_ENOTCONN;
+  if (qid >= nmif__num_tx(i))
+    return NMIF_ERANGE;
+  int room = tx_room(i, nmif__txq(i, qid));
+  return room < 0 ? NMIF_EPROTO : room;
 }
 
 int nmif_tx_alloc(nmif_if_t *i, uint16_t qid, nmif_buf_t *bufs, uint16_t max) {

@@ -52,6 +52,7 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
   i->on_connect = a->on_connect;
   i->on_disconnect = a->on_disconnect;
   i->on_rx = a->on_rx;
+  i->on_connect_error = a->on_connect_error;
   i->user = a->user;
   atomic_init(&i->violation, 0);
   i->wake_fd = s->wake_fd;
@@ -79,9 +80,11 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
   i->next = s->ifaces;
   s->ifaces = i;
   if (!i->is_master) {
+    /* The first attempt runs from the timer at the loop's next turn, like every retry: its
+     * failure is reported from there (the caller has its interface by then). */
     i->backoff_ms = s->reconnect_min_ms;
-    if (nmif__conn_connect(i) < 0)
-      nmif__if_schedule_retry(i, 0);
+    i->retry_at_ms = nmif__now_ms();
+    nmif__timer_rearm(s);
   }
   *out = i;
   return 0;
@@ -109,6 +112,7 @@ int nmif_if_destroy(nmif_if_t *i) {
   struct nmif_socket_s *s = i->sock;
   i->on_connect = NULL;
   i->on_rx = NULL;
+  i->on_connect_error = NULL;
   if (!i->in_teardown && (i->connected || i->conn))
     nmif__if_teardown(i, NMIF_DOWN_LOCAL, "interface deleted");
   nmif__if_end_leases(i);

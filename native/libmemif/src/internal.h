@@ -122,6 +122,7 @@ struct nmif_if_s {
   nmif_conn_cb on_connect;
   nmif_disc_cb on_disconnect;
   nmif_rx_cb on_rx;
+  nmif_connect_err_cb on_connect_error;
   void *user;
   uint8_t *rx_mode;              /* per configured rx queue, kept across reconnects */
   nmif_stats_t *rx_stats;        /* per configured queue, kept across reconnects */
@@ -253,6 +254,8 @@ void nmif__if_apply_rx_mode(struct nmif_if_s *i, uint16_t qid);
 /* Ends every lease of the interface (it is going away). */
 void nmif__if_end_leases(struct nmif_if_s *i);
 void nmif__if_schedule_retry(struct nmif_if_s *i, int reset_backoff);
+/* link.c: a slave's connect() failed with err: on_connect_error, then a retry after the backoff. */
+void nmif__if_connect_failed(struct nmif_if_s *i, int err);
 
 /* datapath.c */
 void nmif__queue_reset(nmif__queue_t *q, int is_master);

@@ -71,6 +71,14 @@ void nmif__if_teardown(struct nmif_if_s *i, int cause, const char *reason) {
 }
 
 
+/* A slave's connect() failed: tell the application why, then retry after the backoff. */
+void nmif__if_connect_failed(struct nmif_if_s *i, int err) {
+  NMIF_DBG("interface %u: connect to %s: %s", (unsigned)i->id, i->sock->path, nmif_strerror(err));
+  nmif__if_schedule_retry(i, 0);
+  if (i->on_connect_error)
+    i->on_connect_error(i, err, i->user);
+}
+
 /* ---- timers ---------------------------------------------------------------------------------- */
 
 void nmif__timers_expire(struct nmif_socket_s *s) {
@@ -89,10 +97,8 @@ void nmif__timers_expire(struct nmif_socket_s *s) {
     if (!i->is_master && !i->conn && !i->destroyed && i->retry_at_ms && i->retry_at_ms <= now) {
       i->retry_at_ms = 0;
       int r = nmif__conn_connect(i);
-      if (r < 0) {
-        NMIF_DBG("interface %u: connect to %s: %s", (unsigned)i->id, s->path, nmif_strerror(r));
-        nmif__if_schedule_retry(i, 0);
-      }
+      if (r < 0)
+        nmif__if_connect_failed(i, r);
     }
   }
   nmif__timer_rearm(s);

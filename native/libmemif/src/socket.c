@@ -132,16 +132,23 @@ static int probe_live_listener(struct nmif_socket_s *s) {
 }
 
 /* Failures here are returned to the caller, who reports them: logged at debug level only. */
-static int check_path_for_bind(struct nmif_socket_s *s) {
+static int check_dir(struct nmif_socket_s *s) {
   char dir[NMIF_PATH_MAX + 1];
   memcpy(dir, s->path, sizeof(dir));
   struct stat st;
   if (stat(dirname(dir), &st) < 0) {
-    NMIF_DBG("socket directory of %s: %s", s->path, strerror(errno));
-    return -errno;
+    int err = errno;
+    NMIF_DBG("socket directory of %s: %s", s->path, strerror(err));
+    return -err;
   }
-  if (!S_ISDIR(st.st_mode))
-    return -ENOTDIR;
+  return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int check_path_for_bind(struct nmif_socket_s *s) {
+  struct stat st;
+  int r = check_dir(s);
+  if (r < 0)
+    return r;
   if (lstat(s->path, &st) < 0)
     return errno == ENOENT ? 0 : -errno;
   if (!S_ISSOCK(st.st_mode)) {
@@ -232,6 +239,9 @@ int nmif_socket_create(nmif_socket_t **out, const nmif_socket_args_t *a) {
     return NMIF_ENOMEM;
   s->listen_fd = s->timer_fd = s->wake_fd = -1;
   int r = set_address(s, a->path);
+  /* Either role needs the directory: a master binds there, a slave connects there. */
+  if (r == 0 && !s->abstract)
+    r = check_dir(s);
   if (r < 0) {
     free(s);
     return r;

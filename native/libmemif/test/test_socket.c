@@ -1,6 +1,7 @@
 /* Sockets and interfaces: path handling (missing directory, stale file, live listener, not a
  * socket, abstract names), many interfaces per socket matched by id, secrets, argument
- * errors, and the slave's automatic reconnect. */
+ * errors, the slave's automatic reconnect and why its attempts fail (on_connect_error). */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "loop_pair.h"
 #include "nmemif.h"
 
 static nmif_loop_t *loop;
@@ -20,6 +22,8 @@ typedef struct {
   int up;
   int downs;
   char reason[NMIF_REASON_MAX];
+  int connect_errors;
+  int last_err;
 } state_t;
 
 static void on_connect(nmif_if_t *i, void *u) { ((state_t *)u)->up = 1; }
@@ -28,6 +32,12 @@ static void on_disconnect(nmif_if_t *i, const char *reason, void *u) {
   s->up = 0;
   s->downs++;
   snprintf(s->reason, sizeof(s->reason), "%s", reason);
+}
+
+static void on_connect_error(nmif_if_t *i, int err, void *u) {
+  state_t *s = u;
+  s->connect_errors++;
+  s->last_err = err;
 }
 
 static nmif_socket_t *sock_at(const char *path) {
@@ -56,11 +66,21 @@ static void test_path_errors(void) {
   nmif_if_t *i;
   nmif_if_args_t a = if_args(0, 1, &st);
 
-  /* missing directory */
+  /* missing directory: an error at creation, whatever the role of the interfaces to come */
   snprintf(p, sizeof(p), "%s/no-such-dir/memif.sock", dir);
-  nmif_socket_t *s = sock_at(p);
-  CHECK_EQ(nmif_if_create(s, &i, &a), NMIF_ENOENT);
-  CHECK_OK(nmif_socket_destroy(s));
+  nmif_socket_t *s = NULL;
+  nmif_socket_args_t missing = {.path = p, .fd_update = nmif_loop_fd_update, .fd_update_ctx = loop};
+  CHECK_EQ(nmif_socket_create(&s, &missing), NMIF_ENOENT);
+  CHECK(s == NULL);
+  /* ... and a file where the directory should be */
+  snprintf(p, sizeof(p), "%s/a-file", dir);
+  int dfd = open(p, O_CREAT | O_WRONLY, 0600);
+  CHECK(dfd >= 0);
+  close(dfd);
+  snprintf(p, sizeof(p), "%s/a-file/memif.sock", dir);
+  CHECK_EQ(nmif_socket_create(&s, &missing), -ENOTDIR);
+  snprintf(p, sizeof(p), "%s/a-file", dir);
+  unlink(p);
 
   /* a regular file where the socket should be is never replaced */
   snprintf(p, sizeof(p), "%s/plain-file", dir);
@@ -200,6 +220,40 @@ static void test_many_ids_and_secret(const char *p) {
   printf("many interfaces per socket (%s): ok\n", p);
 }
 
+/* A slave that cannot reach its socket says why on every attempt: no file (ENOENT), then a
+ * stale file nobody listens on (ECONNREFUSED); never during nmif_if_create() itself. */
+static void test_connect_errors(void) {
+  char p[256];
+  snprintf(p, sizeof(p), "%s/nobody.sock", dir);
+  state_t st = {0};
+  nmif_socket_t *s = sock_at(p);
+  nmif_if_t *sl;
+  nmif_if_args_t a = if_args(3, 0, &st);
+  a.on_connect_error = on_connect_error;
+  CHECK_OK(nmif_if_create(s, &sl, &a));
+  CHECK_EQ(st.connect_errors, 0);
+  RUN_UNTIL(loop, st.connect_errors >= 1, "the first failed attempt");
+  CHECK_EQ(st.last_err, NMIF_ENOENT);
+  RUN_UNTIL(loop, st.connect_errors >= 2, "a retry"); /* it failed too, and said so */
+
+  /* a stale socket file: bound, never listening */
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  CHECK(fd >= 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  CHECK(strlen(p) < sizeof(addr.sun_path));
+  memcpy(addr.sun_path, p, strlen(p) + 1);
+  CHECK(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+  int seen = st.connect_errors;
+  RUN_UNTIL(loop, st.last_err == NMIF_ECONNREFUSED, "an attempt refused by the stale file");
+  CHECK(st.connect_errors > seen);
+  CHECK(!st.up);
+  CHECK_EQ(st.downs, 0); /* no connection was made: nothing went down */
+  close(fd);
+  unlink(p);
+  CHECK_OK(nmif_socket_destroy(s));
+  printf("connect errors: ok (%s, then %s)\n", nmif_err_name(NMIF_ENOENT), nmif_err_name(NMIF_ECONNREFUSED));
+}
+
 static void test_reconnect(void) {
   char p[256];
   snprintf(p, sizeof(p), "%s/reconnect.sock", dir);
@@ -253,6 +307,7 @@ int main(void) {
   test_many_ids_and_secret(p);
   snprintf(p, sizeof(p), "@nmif-test-many-%d", (int)getpid());
   test_many_ids_and_secret(p);
+  test_connect_errors();
   test_reconnect();
   nmif_loop_destroy(loop);
   rmdir(dir);
