@@ -14,7 +14,7 @@ import { native } from './native';
 /** The addon's view of the C headers (see native/binding/abi.cc). */
 export interface NativeAbi {
   readonly errors: Readonly<Record<string, number>>;
-  readonly events: { readonly CONNECT: number; readonly DISCONNECT: number; readonly RX: number };
+  readonly events: { readonly CONNECT: number; readonly DISCONNECT: number; readonly RX: number; readonly CONNECT_ERROR: number };
   readonly fdOps: { readonly ADD: number; readonly MOD: number; readonly DEL: number };
   readonly rxModes: { readonly INTERRUPT: number; readonly POLLING: number };
   readonly modes: Readonly<Record<'ethernet' | 'ip' | 'punt-inject', number>>;

@@ -87,7 +87,7 @@ export interface NativeConstants {
   readonly FDWATCH_OWN_FD: number;
 }
 
-/** [kind (EVENTS in abi.ts), interface handle, queue, reason, cause (DOWN_CAUSES, disconnect)] */
+/** [kind (EVENTS in abi.ts), interface handle, queue, reason, cause (DOWN_CAUSES on a disconnect; the errno on a connect error)] */
 export type NativeLinkEvent = [number, number, number, string, number];
 
 export interface NativeMemifSocket {
@@ -231,6 +231,10 @@ export interface NativeMemifLease {
 export interface NativeMemifQueue {
   rxBurst(batch: Uint32Array, max: number): number;
   rxRelease(count: number): number;
+  /** Buffers the peer published that rxBurst has not taken (a look: takes nothing). */
+  rxPending(): number;
+  /** Free tx slots now (memif signals no room coming back: a blocked sender looks). */
+  txRoom(): number;
   txAlloc(batch: Uint32Array, max: number): number;
   txBurst(batch: Uint32Array, count: number): number;
   txSwap(batch: Uint32Array, count: number, txQid?: number): number;

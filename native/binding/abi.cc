@@ -47,6 +47,7 @@ Napi::Object Define(Napi::Env env) {
   Set(ev, "CONNECT", kEventConnect);
   Set(ev, "DISCONNECT", kEventDisconnect);
   Set(ev, "RX", kEventRx);
+  Set(ev, "CONNECT_ERROR", kEventConnectError);
   o.Set("events", ev);
 
   Napi::Object fd = Napi::Object::New(env);

@@ -61,6 +61,7 @@ MemifInterface::MemifInterface(const Napi::CallbackInfo& info) : Napi::ObjectWra
   a.on_connect = &MemifInterface::OnConnect;
   a.on_disconnect = &MemifInterface::OnDisconnect;
   a.on_rx = OptBool(o, "interrupts") ? &MemifInterface::OnRx : nullptr;
+  a.on_connect_error = &MemifInterface::OnConnectError;
   a.user = this;
   int r = nmif_if_create(sock_->Raw(), &iface_, &a);
   sock_->RethrowPending(env);
@@ -110,6 +111,11 @@ void MemifInterface::OnDisconnect(nmif_if_t* i, const char* reason, void* user) 
 void MemifInterface::OnRx(nmif_if_t*, uint16_t qid, void* user) {
   MemifInterface* self = static_cast<MemifInterface*>(user);
   if (self->sock_) self->sock_->Push({kEventRx, self->handle_, qid, std::string(), 0});
+}
+
+void MemifInterface::OnConnectError(nmif_if_t*, int err, void* user) {
+  MemifInterface* self = static_cast<MemifInterface*>(user);
+  if (self->sock_) self->sock_->Push({kEventConnectError, self->handle_, 0, nmif_strerror(err), static_cast<uint32_t>(-err)});
 }
 
 nmif_if_t* MemifInterface::Live(Napi::Env env) {

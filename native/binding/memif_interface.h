@@ -45,6 +45,7 @@ class MemifInterface : public Napi::ObjectWrap<MemifInterface> {
   static void OnConnect(nmif_if_t* i, void* user);
   static void OnDisconnect(nmif_if_t* i, const char* reason, void* user);
   static void OnRx(nmif_if_t* i, uint16_t qid, void* user);
+  static void OnConnectError(nmif_if_t* i, int err, void* user);
 
   nmif_if_t* Live(Napi::Env env);
   void DetachRegions();

@@ -23,6 +23,8 @@ Napi::Function MemifQueue::Define(Napi::Env env) {
   return DefineClass(env, "MemifQueue",
                      {
                          InstanceMethod<&MemifQueue::RxBurst>("rxBurst"),
+                         InstanceMethod<&MemifQueue::RxPending>("rxPending"),
+                         InstanceMethod<&MemifQueue::TxRoom>("txRoom"),
                          InstanceMethod<&MemifQueue::RxRelease>("rxRelease"),
                          InstanceMethod<&MemifQueue::TxAlloc>("txAlloc"),
                          InstanceMethod<&MemifQueue::TxBurst>("txBurst"),
@@ -103,6 +105,18 @@ Napi::Value MemifQueue::RxBurst(const Napi::CallbackInfo& info) {
   nmif_buf_t* b = ArgBatch(info, 0, max);
   uint16_t q = qid_;
   int r = Run(info.Env(), [&](nmif_if_t* i) { return nmif_rx_burst(i, q, b, max); });
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value MemifQueue::RxPending(const Napi::CallbackInfo& info) {
+  uint16_t q = qid_;
+  int r = Run(info.Env(), [&](nmif_if_t* i) { return nmif_rx_pending(i, q); });
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value MemifQueue::TxRoom(const Napi::CallbackInfo& info) {
+  uint16_t q = qid_;
+  int r = Run(info.Env(), [&](nmif_if_t* i) { return nmif_tx_room(i, q); });
   return Napi::Number::New(info.Env(), r);
 }
 

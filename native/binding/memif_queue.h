@@ -5,6 +5,7 @@
 //                                       //   (MemifLease.handoff(), memif_lease.h)
 //   q.rxBurst(batch, max) / q.rxRelease(n) / q.txAlloc(batch, max) / q.txBurst(batch, n)
 //   q.txSwap(batch, n[, txQid]) / q.txCopy(packets) -> a count, or a negative errno
+//   q.rxPending() / q.txRoom() -> what rx could take / tx could reserve now, or a negative errno
 //   q.regions() -> ArrayBuffer[] the batch's offsets point into
 //   q.reason()  -> why the last call failed (the violation it found, or why the link is down)
 //
@@ -55,6 +56,8 @@ class MemifQueue : public Napi::ObjectWrap<MemifQueue> {
   std::string LeaseReason();
 
   Napi::Value RxBurst(const Napi::CallbackInfo& info);
+  Napi::Value RxPending(const Napi::CallbackInfo& info);
+  Napi::Value TxRoom(const Napi::CallbackInfo& info);
   Napi::Value RxRelease(const Napi::CallbackInfo& info);
   Napi::Value TxAlloc(const Napi::CallbackInfo& info);
   Napi::Value TxBurst(const Napi::CallbackInfo& info);

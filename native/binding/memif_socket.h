@@ -2,6 +2,7 @@
 //
 //   const s = new MemifSocket({ path, appName, ... }, (fd, op, epollEvents, token) => {...});
 //   s.fdReady(token, epollRevents) -> events: [kind, ifaceHandle, qid, reason, cause][]
+//     (a connect error: reason = strerror, cause = the errno)
 //
 // The library never runs JavaScript behind the caller's back except for the fd-update callback,
 // which must reach the event loop synchronously (an fd is closed right after its DEL). Readiness
@@ -24,14 +25,14 @@ namespace nmemif {
 class MemifInterface;
 
 // Kinds of queued link events (exported to JavaScript by abi.cc).
-enum EventKind : uint32_t { kEventConnect = 1, kEventDisconnect = 2, kEventRx = 3 };
+enum EventKind : uint32_t { kEventConnect = 1, kEventDisconnect = 2, kEventRx = 3, kEventConnectError = 4 };
 
 struct LinkEvent {
   uint32_t kind;
   uint32_t iface;  // MemifInterface handle
   uint32_t qid;
   std::string reason;
-  uint32_t cause;  // disconnect: enum nmif_down_cause
+  uint32_t cause;  // disconnect: enum nmif_down_cause; connect error: the errno (positive)
 };
 
 class MemifSocket : public Napi::ObjectWrap<MemifSocket> {

@@ -54,6 +54,7 @@ enum nmif_error {
   NMIF_EINVAL = -EINVAL,           /* bad argument */
   NMIF_ENOMEM = -ENOMEM,
   NMIF_ENOENT = -ENOENT,           /* socket directory (or socket) does not exist */
+  NMIF_ENOTDIR = -ENOTDIR,         /* a component of the socket's directory is not a directory */
   NMIF_EACCES = -EACCES,
   NMIF_EADDRINUSE = -EADDRINUSE,   /* a live listener already owns the socket path */
   NMIF_ENOTSOCK = -ENOTSOCK,       /* the socket path exists and is not a socket */

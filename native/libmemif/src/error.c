@@ -11,6 +11,7 @@ static const struct {
     {NMIF_EINVAL, "EINVAL", "invalid argument"},
     {NMIF_ENOMEM, "ENOMEM", "out of memory"},
     {NMIF_ENOENT, "ENOENT", "no such file or directory (does the socket directory exist?)"},
+    {NMIF_ENOTDIR, "ENOTDIR", "a component of the socket directory is not a directory"},
     {NMIF_EACCES, "EACCES", "permission denied"},
     {NMIF_EADDRINUSE, "EADDRINUSE", "a live listener already owns this socket path"},
     {NMIF_ENOTSOCK, "ENOTSOCK", "the socket path exists and is not a socket"},

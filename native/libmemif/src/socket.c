@@ -141,7 +141,7 @@ static int check_dir(struct nmif_socket_s *s) {
     NMIF_DBG("socket directory of %s: %s", s->path, strerror(err));
     return -err;
   }
-  return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+  return S_ISDIR(st.st_mode) ? 0 : NMIF_ENOTDIR;
 }
 
 static int check_path_for_bind(struct nmif_socket_s *s) {

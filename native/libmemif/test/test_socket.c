@@ -78,7 +78,7 @@ static void test_path_errors(void) {
   CHECK(dfd >= 0);
   close(dfd);
   snprintf(p, sizeof(p), "%s/a-file/memif.sock", dir);
-  CHECK_EQ(nmif_socket_create(&s, &missing), -ENOTDIR);
+  CHECK_EQ(nmif_socket_create(&s, &missing), NMIF_ENOTDIR);
   snprintf(p, sizeof(p), "%s/a-file", dir);
   unlink(p);
 
