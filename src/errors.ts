@@ -180,6 +180,46 @@ export class ProtocolError extends NmemifError {
 }
 brand(ProtocolError, Symbol.for('nmemif.error.ProtocolError'));
 
+/** A wait ran out of time (`whenConnected({ timeout })`); the message says what was awaited and
+ * the last reason the link was not up, the `cause` is the last connection error when there is one. */
+export class TimeoutError extends NmemifError {
+  /** Always `'ERR_NMEMIF_TIMEOUT'`. */
+  declare readonly code: 'ERR_NMEMIF_TIMEOUT';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_TIMEOUT', options);
+    this.name = 'TimeoutError';
+  }
+}
+brand(TimeoutError, Symbol.for('nmemif.error.TimeoutError'));
+
+/** A connection attempt of an interface failed in the memif handshake (the peer refused it, e.g.
+ * "incorrect secret", or it did not finish in time); emitted as 'connectionError'. A slave
+ * retries by itself. */
+export class HandshakeError extends NmemifError {
+  /** Always `'ERR_NMEMIF_HANDSHAKE'`. */
+  declare readonly code: 'ERR_NMEMIF_HANDSHAKE';
+  /** Why: the peer's DISCONNECT string or ours. */
+  readonly reason: string;
+  constructor(message: string, reason: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_HANDSHAKE', options);
+    this.name = 'HandshakeError';
+    this.reason = reason;
+  }
+}
+brand(HandshakeError, Symbol.for('nmemif.error.HandshakeError'));
+
+/** A PacketBatch was used on buffers of a connection that went down: their shared memory is
+ * unmapped (views of it read as empty). Receive or allocate again on the new connection. */
+export class StaleBufferError extends NmemifError {
+  /** Always `'ERR_NMEMIF_STALE_BUFFER'`. */
+  declare readonly code: 'ERR_NMEMIF_STALE_BUFFER';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_NMEMIF_STALE_BUFFER', options);
+    this.name = 'StaleBufferError';
+  }
+}
+brand(StaleBufferError, Symbol.for('nmemif.error.StaleBufferError'));
+
 /** A bad bridge configuration value; `field` names it ("ports[1].memif", "--burst"). */
 export class BridgeConfigError extends NmemifError {
   declare readonly code: 'ERR_NMEMIF_BRIDGE_CONFIG';
@@ -264,6 +304,9 @@ export type NmemifErrorCode =
   | DuplicateInterfaceError['code']
   | NotConnectedError['code']
   | ProtocolError['code']
+  | TimeoutError['code']
+  | HandshakeError['code']
+  | StaleBufferError['code']
   | BridgeConfigError['code']
   | BridgeDpdkError['code']
   | BridgeControlError['code']
@@ -271,13 +314,39 @@ export type NmemifErrorCode =
   | RulesError['code']
   | WrongThreadError['code'];
 
+const kAbortError = Symbol.for('nmemif.error.AbortError');
+
+/**
+ * A wait or an iteration was stopped through its AbortSignal; `cause` is the signal's reason. As
+ * Node's own (events.once, timers/promises, fs): `name` 'AbortError', `code` 'ABORT_ERR'.
+ */
+export class AbortError extends Error {
+  /** Always `'ABORT_ERR'`, as Node's. */
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+
+  /** @internal `instanceof` by brand, so it works across copies of the library. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kAbortError] === true;
+  }
+
+  /** @internal the brand `instanceof` checks. */
+  get [kAbortError](): boolean {
+    return true;
+  }
+}
+
 const kStackError = Symbol.for('nmemif.error.StackError');
 
 /**
  * A socket operation failed the way the system call would have, Node-style (like the errors of
  * node:net and node:dgram): `code` is the errno name (`'ECONNREFUSED'`, `'EAGAIN'`), `errno` the
  * negative errno number when the name is a Linux one, `syscall` the operation, and `address` /
- * `port` the address involved, when there is one. Stacks throw it; nSockets emit it.
+ * `port` the address involved, when there is one. Stacks throw it; nSockets emit it; a memif
+ * slave that cannot reach its socket emits it as 'connectionError' (`connect ENOENT /run/vpp/memif.sock`).
  */
 export class StackError extends Error {
   /** The errno name ('ECONNREFUSED', 'EAGAIN'). */

@@ -32,15 +32,16 @@ function assertValidInterface(o: ResolvedInterfaceOptions): void {
   if (typeof o.name !== 'string' || Buffer.byteLength(o.name) > 31) throw new Error('name');
   if (typeof o.secret !== 'string' || Buffer.byteLength(o.secret) > 23) throw new Error('secret');
   if (!['interrupt', 'polling', 'adaptive'].includes(o.rxMode)) throw new Error(`rxMode ${String(o.rxMode)}`);
+  if (o.rxTrigger !== 'level' && o.rxTrigger !== 'edge') throw new Error(`rxTrigger ${String(o.rxTrigger)}`);
   if (typeof o.errorOnViolation !== 'boolean') throw new Error('errorOnViolation');
 }
 
-const KEYS = ['role', 'id', 'name', 'secret', 'mode', 'rxQueues', 'txQueues', 'log2RingSize', 'bufferSize', 'rxMode', 'errorOnViolation'];
+const KEYS = ['role', 'id', 'name', 'secret', 'mode', 'rxQueues', 'txQueues', 'log2RingSize', 'bufferSize', 'rxMode', 'rxTrigger', 'errorOnViolation'];
 /** Keys a user might type, real ones and traps (inherited names, typos). */
 const anyKey = fc.oneof(fc.constantFrom(...KEYS, 'toString', 'constructor', 'hasOwnProperty', 'valueOf', 'queues', 'ring'), fc.string());
 const anyValue = fc.oneof(
   fc.anything(),
-  fc.constantFrom('master', 'slave', 'server', 'client', 'ethernet', 'ip', 'punt-inject', 'toString', 'constructor', 'polling', 'adaptive'),
+  fc.constantFrom('master', 'slave', 'server', 'client', 'ethernet', 'ip', 'punt-inject', 'toString', 'constructor', 'polling', 'adaptive', 'level', 'edge'),
   fc.integer({ min: -5, max: 70000 }),
 );
 
@@ -94,7 +95,7 @@ test('interface options: every valid combination resolves to exactly what was as
 });
 
 test('socket options: any object or string resolves to valid options or fails with InvalidArgumentError', (t) => {
-  const keys = fc.oneof(fc.constantFrom('path', 'appName', 'reconnectMinMs', 'reconnectMaxMs', 'handshakeTimeoutMs', 'allowUnsealedRegions', 'toString'), fc.string());
+  const keys = fc.oneof(fc.constantFrom('path', 'appName', 'reconnectMinMs', 'reconnectMaxMs', 'handshakeTimeoutMs', 'allowUnsealedRegions', 'handleSignals', 'toString'), fc.string());
   fc.assert(
     fc.property(fc.oneof(fc.string(), fc.dictionary(keys, anyValue, { maxKeys: 5 })), (opts) => {
       const o = okOrInvalid(() => resolveSocketOptions(opts as never));
@@ -102,6 +103,7 @@ test('socket options: any object or string resolves to valid options or fails wi
       if (typeof o.path !== 'string' || o.path === '' || Buffer.byteLength(o.path) > 107) throw new Error(`path ${o.path}`);
       if (!(o.reconnectMinMs >= 1 && o.reconnectMaxMs >= o.reconnectMinMs)) throw new Error('backoff');
       if (typeof o.allowUnsealedRegions !== 'boolean') throw new Error('allowUnsealedRegions');
+      if (typeof o.handleSignals !== 'boolean') throw new Error('handleSignals');
     }),
     RUNS,
   );

@@ -126,18 +126,19 @@ test('run-time arguments: setRxMode with a bad queue or mode, a batch of 0 or mo
 
 // ---- socket paths ---------------------------------------------------------------------------------
 
-test('missing directory: the socket object is created, a master createInterface throws SocketPathError ERR_NMEMIF_SOCKET_DIR_MISSING', (t) => {
+test('missing directory: new MemifSocket throws SocketPathError ERR_NMEMIF_SOCKET_DIR_MISSING, whatever the role to come', (t) => {
   const p = path.join(tempDir(t), 'no', 'such', 'dir', 'memif.sock');
-  const sock = open(t, p);
-  const err = t.throws(() => sock.createInterface({ role: 'master', id: 1 }), { instanceOf: SocketPathError });
+  const err = t.throws(() => open(t, p), { instanceOf: SocketPathError });
   t.is(err?.code, 'ERR_NMEMIF_SOCKET_DIR_MISSING');
   t.is(err?.path, p);
   t.true(err?.message.includes(p));
-  t.deepEqual(sock.interfaces, []);
   t.false(fs.existsSync(path.dirname(p)), 'no directory was created');
-  // A slave on the same path just keeps trying to connect.
-  const slave = sock.createInterface({ role: 'slave', id: 1 });
-  t.false(slave.connected);
+  // A file where the directory should be: the same code (ENOTDIR).
+  const file = path.join(tempDir(t), 'a-file');
+  fs.writeFileSync(file, '');
+  t.is(t.throws(() => open(t, path.join(file, 'memif.sock')), { instanceOf: SocketPathError })?.code, 'ERR_NMEMIF_SOCKET_DIR_MISSING');
+  // An abstract name has no directory.
+  t.notThrows(() => open(t, abstractName('nodir')));
 });
 
 test('a live memif listener at the path: ERR_NMEMIF_ADDRESS_IN_USE, and the listener keeps working', async (t) => {

@@ -14,9 +14,13 @@
  * last with `hasNext(i)`; `packetEnd(i)`, `packet(i)` and `copyPacket(i, dst)` walk it. rx()
  * delivers any legal chain whole: when one is longer than the batch, the batch grows (once, up
  * to the ring size; no chain is longer) and keeps that capacity.
+ *
+ * Buffers live as long as their connection: once the link goes down the shared memory is
+ * unmapped, views of it read as empty, and the accessors that reach the bytes (view(),
+ * regionBytes(), packet(), copyPacket()) throw StaleBufferError (ERR_NMEMIF_STALE_BUFFER).
  */
 import { BUF, MAX_RING_SIZE } from '../abi';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, StaleBufferError } from '../errors';
 
 /** u32 words per buffer descriptor in {@link PacketBatch.words} (the C nmif_buf_t layout). */
 export const WORDS_PER_BUFFER = BUF.WORDS;
@@ -114,10 +118,13 @@ export class PacketBatch {
     return this.#words[i * WORDS_PER_BUFFER + W_SLOT_QUEUE] >>> 16;
   }
 
-  /** The whole region buffer i lives in; index it from offset(i) for len(i) bytes. */
+  /** The whole region buffer i lives in; index it from offset(i) for len(i) bytes. Throws
+   * StaleBufferError once the buffer's connection went down. */
   regionBytes(i: number): Uint8Array {
     const r = this.#regions[this.region(i)];
     if (r === undefined) throw new InvalidArgumentError(`buffer ${i} points into region ${this.region(i)}, which is not mapped`);
+    // A region is never empty: an empty view is one whose memory was unmapped (detached).
+    if (r.byteLength === 0) throw new StaleBufferError(`buffer ${i} belongs to a connection that went down (its shared memory is unmapped): receive or allocate again`);
     return r;
   }
 

@@ -5,6 +5,7 @@ export type { NativeQueueStats as QueueStats } from '../native';
 export { PacketBatch, WORDS_PER_BUFFER } from './batch';
 export { closeAllSockets } from './cleanup';
 export { type PacketsOptions, type StreamOptions } from './packet-stream';
+export { type WaitOptions } from './waits';
 export {
   DEFAULT_SOCKET_PATH,
   interfaceDefaults,
@@ -16,6 +17,7 @@ export {
   type Role,
   type RoleName,
   type RxMode,
+  type RxTrigger,
   type SocketOptions,
 } from './options';
 export { MemifQueue, attachQueue, type QueueEvents, type QueueHandle } from './queue';

@@ -3,10 +3,10 @@
  * events, rx-mode scheduling (rx-scheduler.ts) and the lending of its queue pairs to other
  * threads. The data path is MemifQueue's (queue.ts): iface.queue(q) in this thread.
  *
- * Events: 'connect', 'disconnect' (reason: the peer's DISCONNECT string or ours), 'rx' (queue),
- * 'close', and 'error' (a ProtocolError, when the peer breaks the protocol) only with the
- * errorOnViolation option. The burst calls below are one-line shortcuts to iface.queue(q) and
- * follow MemifQueue's rule for what they throw:
+ * Events (InterfaceEvents): 'connect', 'disconnect' (reason), 'connectionError' (an attempt
+ * failed: why), 'rx' (queue), 'drain' (queue), 'close', and 'error' (a ProtocolError) only with
+ * the errorOnViolation option. The burst calls below are one-line shortcuts to iface.queue(q)
+ * and follow MemifQueue's rule for what they throw:
  *   rx(queue, batch)          fill `batch` with received buffers (views over shared memory)
  *   refill(queue, batch|n)    hand them back to the peer (until then they are yours)
  *   alloc(queue, batch)       reserve tx buffers; write in place, setLen()/setNext()
@@ -14,17 +14,19 @@
  *   swap(rxQ, txQ, batch)     slave only: forward received buffers without copying
  *   send(queue, data)         copy one packet or an array of packets
  */
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
+import { getSystemErrorName } from 'node:util';
 import { DOWN_CAUSES, EVENTS, RX_MODES } from '../abi';
-import { ClosedError, InvalidArgumentError, InvalidStateError, NotConnectedError, ProtocolError } from '../errors';
+import { ClosedError, HandshakeError, InvalidArgumentError, InvalidStateError, NotConnectedError, ProtocolError, StackError } from '../errors';
 import type { NativeDetails, NativeMemifInterface, NativeMemifLease, NativeMemifSocket, NativeQueueStats, NativeRingDetails } from '../native';
 import { native } from '../native';
 import { logger } from '../nstack/log';
 import { PacketBatch } from './batch';
 import type { PacketsOptions, StreamOptions } from './packet-stream';
-import { MODES, type InterfaceOptions, type ResolvedInterfaceOptions, type Role, type RxMode } from './options';
-import { MemifQueue, queueBlock, queueLink, queueRx, type QueueHandle, type QueueHost } from './queue';
+import { MODES, type InterfaceOptions, type ResolvedInterfaceOptions, type Role, type RxMode, type RxTrigger } from './options';
+import { MemifQueue, queueBlock, queueLink, queuePending, queueRx, type QueueHandle, type QueueHost } from './queue';
 import { RxScheduler } from './rx-scheduler';
+import { whenConnected, type WaitOptions } from './waits';
 
 const log = logger('memif');
 
@@ -34,9 +36,24 @@ export interface InterfaceEvents {
   connect: [];
   /** The link went down; `reason` is the peer's DISCONNECT string or ours. A slave reconnects by itself. */
   disconnect: [reason: string];
-  /** Packets may be waiting on `queue` (interrupt, or each loop turn while polled): call rx(). */
+  /**
+   * A connection attempt failed; the interface keeps trying (a slave retries with backoff, a
+   * master keeps listening). `err` says why: a {@link StackError} when a slave cannot reach its
+   * socket (`code` the errno name: 'ENOENT' no socket file, 'ECONNREFUSED' nobody listening,
+   * 'EACCES'; `errno`, `syscall` 'connect', `address` the path), or a {@link HandshakeError}
+   * when the handshake failed (the peer refused: 'incorrect secret'; a timeout). Emitted on every
+   * failed attempt; `lastDisconnectReason` holds the last one's message.
+   */
+  connectionError: [err: StackError | HandshakeError];
+  /**
+   * Packets may be waiting on `queue` (the peer's interrupt, or each loop turn while polled):
+   * call rx(). With the 'level' {@link RxTrigger} (the default) it fires again at the loop's next
+   * turn while the queue still holds packets after the listeners returned.
+   */
   rx: [queue: number];
-  /** A failure outside any call of yours (e.g. the peer broke the protocol: a {@link ProtocolError}). */
+  /** Queue `queue`'s tx ring has room again after a send(), alloc() or swap() took fewer than asked. */
+  drain: [queue: number];
+  /** Only with errorOnViolation: the peer broke the protocol (a {@link ProtocolError}), after 'disconnect'. */
   error: [err: Error];
   /** The interface was closed (by close(), or with its socket). */
   close: [];
@@ -78,6 +95,8 @@ export interface InterfaceSocket {
   createInterface(options?: InterfaceOptions): MemifInterface;
   /** Closes the socket and every interface on it. */
   close(): void;
+  /** Whether the socket keeps the process alive (see MemifSocket.unref()). */
+  hasRef(): boolean;
   /** @internal delivers link events the native side queued during an interface call. */
   flushEvents(): void;
 }
@@ -110,6 +129,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
   #connected = false;
   #lastReason = '';
   #lastAttemptReason = '';
+  /** The last failed connection attempt, for whenConnected()'s TimeoutError. */
+  #lastAttemptError: Error | undefined;
   /** rx queues and ring size of the current connection (a master may get fewer queues). */
   #rxConnected = 0;
   #ringSize = 0;
@@ -142,10 +163,12 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     });
     this.#handle = this.#native.handle;
     this.#queues = new Array(Math.max(options.rxQueues, options.txQueues)).fill(undefined);
-    this.#rx = new RxScheduler(options.rxQueues, options.rxMode, {
+    this.#rx = new RxScheduler(options.rxQueues, options.rxMode, options.rxTrigger, {
       active: () => this.#connected,
       connectedQueues: () => this.#rxConnected,
       lent: (q) => this.#leases.has(q),
+      pending: (q) => queuePending(this.#queues[q] ?? this.#queue('rx', q, this.options.rxQueues)),
+      ref: () => this.socket.hasRef(),
       mask: (q, polling) => this.#native?.setRxMode(q, polling ? RX_MODES.POLLING : RX_MODES.INTERRUPT),
       emitRx: (q) => this.#emitRx(q),
     });
@@ -159,6 +182,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       flushEvents: () => this.socket.flushEvents(),
       ringSize: () => this.#ringSize,
       busy: this.#rx.busy,
+      drained: (q) => this.emit('drain', q),
+      ref: () => this.socket.hasRef(),
     };
   }
 
@@ -177,9 +202,26 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return this.#native === null;
   }
 
-  /** Why the link last went down or the last connection attempt failed ('' if neither happened). */
+  /** Why the link last went down or the last connection attempt failed ('' if neither happened),
+   * e.g. 'connect ENOENT /run/vpp/memif.sock' for a slave whose peer is not listening yet. */
   get lastDisconnectReason(): string {
     return this.#lastReason;
+  }
+
+  /**
+   * Resolves once the link is up (at once if it is): `await iface.whenConnected({ timeout: 5000 })`.
+   * Rejects with a TimeoutError (ERR_NMEMIF_TIMEOUT, its message with the last reason the link
+   * is not up and its `cause` the last connection error) after `timeout` ms, an AbortError
+   * (ABORT_ERR) when `signal` aborts, or a ClosedError when the interface closes first.
+   */
+  whenConnected(options?: WaitOptions): Promise<void> {
+    return whenConnected(
+      this,
+      options,
+      `interface ${this.id} (${this.role}) on ${this.socket.path}`,
+      () => (this.#lastReason ? `last: ${this.#lastReason}` : this.role === 'master' ? 'no slave connected' : 'no attempt finished yet'),
+      () => this.#lastAttemptError,
+    );
   }
 
   // ---- data path -------------------------------------------------------------------------------
@@ -220,7 +262,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     return (this.#queues[queue] ?? this.#queue('send', queue, this.options.txQueues)).send(data);
   }
 
-  /** Async iterator of received packets on `queue` (see packet-stream.ts for view lifetimes). */
+  /** {@link MemifQueue.packets} on queue pair `queue`: received packets as zero-copy views valid
+   * until the iterator is resumed, or copies with `copy: true`; `signal` stops it. */
   packets(queue = 0, options?: PacketsOptions): AsyncGenerator<Uint8Array, void, undefined> {
     return this.queue(queue).packets(options);
   }
@@ -243,7 +286,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     // Again for a queue already transferred: the same handle (e.g. for a worker started anew).
     const lease = lent !== undefined && this.#transferred.has(queue) ? lent : this.leaseQueue(queue, 'interrupt');
     this.#transferred.add(queue);
-    return { kind: 'nmemif-queue', key: lease.handoff(), queue, interfaceId: this.id };
+    return { kind: 'nmemif-queue', key: lease.handoff(), queue, interfaceId: this.id, rxTrigger: this.options.rxTrigger };
   }
 
   /**
@@ -332,6 +375,16 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.orphan();
   }
 
+  /** close(), for `using` (TypeScript 5.2+). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** close(), for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
   /** @internal the C object is gone (closed, or its socket was closed). */
   orphan(): void {
     if (this.#native === null) return;
@@ -360,6 +413,7 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
       const d = this.#native?.details();
       this.#rxConnected = d?.rxQueues ?? 0;
       this.#ringSize = 2 ** (d?.log2RingSize ?? 0);
+      this.#lastAttemptReason = '';
       this.#rx.applyAll();
       log.info('interface %d (%s) on %s: link up', this.id, this.role, this.socket.path);
       this.emit('connect');
@@ -375,18 +429,32 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
         this.emit('disconnect', reason);
         for (const q of this.#queues) if (q !== undefined) queueLink(q, false, reason);
         if (cause === DOWN_CAUSES.VIOLATION && this.options.errorOnViolation) {
-          this.emit('error', new ProtocolError(`interface ${this.id} (${this.role}): the peer broke the memif protocol: ${reason}`, reason));
+          const err = new ProtocolError(`interface ${this.id} (${this.role}): the peer broke the memif protocol: ${reason}`, reason);
+          // Only to listeners: an unhandled 'error' would end the process, and a peer must not be able to.
+          if (this.listenerCount('error') > 0) this.emit('error', err);
+          else log.error('%s (no "error" listener)', err.message);
         }
-      } else if (reason !== this.#lastAttemptReason) {
-        // A refused attempt (a slave retries with backoff): say why once, not on every retry.
-        log.warn('interface %d (%s) on %s: connection attempt failed: %s', this.id, this.role, this.socket.path, reason);
+      } else {
+        // A refused attempt (a slave retries with backoff).
+        const err = new HandshakeError(`interface ${this.id} (${this.role}) on ${this.socket.path}: connection attempt failed: ${reason}`, reason);
+        this.#attemptFailed(err, reason, 'warn');
       }
-      this.#lastAttemptReason = was ? '' : reason;
     } else if (kind === EVENTS.RX) {
-      if (this.#leases.has(qid)) return;
-      this.#rx.interrupt(qid);
-      this.#emitRx(qid);
+      if (!this.#leases.has(qid)) this.#rx.interrupt(qid);
+    } else if (kind === EVENTS.CONNECT_ERROR) {
+      // cause: the errno of the slave's connect(); the library retries after the backoff.
+      const err = new StackError(getSystemErrorName(-cause), 'connect', { address: this.socket.path });
+      this.#lastReason = err.message;
+      this.#attemptFailed(err, err.message, 'info');
     }
+  }
+
+  /** A connection attempt failed: 'connectionError', and one log line per distinct reason. */
+  #attemptFailed(err: StackError | HandshakeError, reason: string, level: 'warn' | 'info'): void {
+    this.#lastAttemptError = err;
+    if (reason !== this.#lastAttemptReason) log[level]('interface %d (%s) on %s: connection attempt failed: %s', this.id, this.role, this.socket.path, reason);
+    this.#lastAttemptReason = reason;
+    this.emit('connectionError', err);
   }
 
   #emitRx(queue: number): void {

@@ -19,6 +19,13 @@ export type Mode = 'ethernet' | 'ip' | 'punt-inject';
  * adaptive: interrupt while idle, polling while busy (switches per queue).
  */
 export type RxMode = 'interrupt' | 'polling' | 'adaptive';
+/**
+ * When 'rx' fires for a queue that is not being polled:
+ * level: on the peer's interrupt, and again at the loop's next turn while the queue still holds
+ * packets after the listeners returned (taking one batch per event loses nothing);
+ * edge: only on the peer's interrupts; the listener must take everything there is (rx() until 0).
+ */
+export type RxTrigger = 'level' | 'edge';
 
 /** Interface modes by name, with their numbers from the C header. */
 export const MODES: Readonly<Record<Mode, number>> = ABI_MODES;
@@ -37,6 +44,13 @@ export interface SocketOptions {
   handshakeTimeoutMs?: number;
   /** Accept peer regions that cannot be sealed against shrinking (unsafe; default false). */
   allowUnsealedRegions?: boolean;
+  /**
+   * Let the library handle SIGINT/SIGTERM for this socket (default true): a program with no
+   * handler of its own then has its sockets closed (peers get a DISCONNECT, files are removed)
+   * before the signal ends it. false: the library adds no signal listener for this socket (the
+   * socket is still closed at exit). A program with its own handler gets the signal alone either way.
+   */
+  handleSignals?: boolean;
 }
 
 /** Options of {@link MemifSocket.createInterface} (all optional; see {@link interfaceDefaults}). */
@@ -61,8 +75,11 @@ export interface InterfaceOptions {
   bufferSize?: number;
   /** How received packets are noticed, per queue (default 'interrupt'); see {@link RxMode}. */
   rxMode?: RxMode;
+  /** Whether 'rx' fires again while a queue still holds packets (default 'level'); see {@link RxTrigger}. */
+  rxTrigger?: RxTrigger;
   /** Also emit 'error' (a ProtocolError) when the peer breaks the protocol and the link goes
-   * down for it (default false: that is a 'disconnect' like any other, with its reason). */
+   * down for it (default false: that is a 'disconnect' like any other, with its reason). Only
+   * to 'error' listeners: without one it is logged, never thrown (a peer cannot end the process). */
   errorOnViolation?: boolean;
 }
 
@@ -86,6 +103,7 @@ export const socketDefaults: ResolvedSocketOptions = {
   reconnectMaxMs: 2000,
   handshakeTimeoutMs: 3000,
   allowUnsealedRegions: false,
+  handleSignals: true,
 };
 
 /** What an interface uses for options not given. */
@@ -100,6 +118,7 @@ export const interfaceDefaults: ResolvedInterfaceOptions = {
   log2RingSize: 10,
   bufferSize: 2048,
   rxMode: 'interrupt',
+  rxTrigger: 'level',
   errorOnViolation: false,
 };
 
@@ -140,6 +159,7 @@ export function resolveSocketOptions(opts: SocketOptions | string = {}): Resolve
   int('reconnectMaxMs', o.reconnectMaxMs, o.reconnectMinMs, 3_600_000, ' (and at least reconnectMinMs)');
   int('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, 3_600_000);
   if (typeof o.allowUnsealedRegions !== 'boolean') bad('allowUnsealedRegions must be a boolean');
+  if (typeof o.handleSignals !== 'boolean') bad('handleSignals must be a boolean');
   return o;
 }
 
@@ -172,6 +192,7 @@ export function resolveInterfaceOptions(opts: InterfaceOptions = {}): ResolvedIn
   if (!['interrupt', 'polling', 'adaptive'].includes(o.rxMode)) {
     bad(`rxMode must be "interrupt", "polling" or "adaptive", got ${JSON.stringify(o.rxMode)}`);
   }
+  if (o.rxTrigger !== 'level' && o.rxTrigger !== 'edge') bad(`rxTrigger must be "level" or "edge", got ${JSON.stringify(o.rxTrigger)}`);
   if (typeof o.errorOnViolation !== 'boolean') bad('errorOnViolation must be a boolean');
   return o as ResolvedInterfaceOptions;
 }

@@ -6,7 +6,9 @@
  *                                 worker: const q = attachQueue(handle);
  * Either way: q.on('rx', () => { const n = q.rx(batch); ...; q.refill(batch); }), and
  * alloc/tx to transmit in place, swap to forward without copying (slave), send to copy.
- * Events: 'rx' (packets may be waiting), 'connect', 'disconnect' (reason).
+ * Events: 'rx' (packets may be waiting; by default again while some are: see RxTrigger),
+ * 'drain' (room in the tx ring after a call came up short: room-watch.ts), 'connect',
+ * 'disconnect' (reason), 'close'.
  *
  * What burst calls throw (rx, refill, alloc, tx, swap, send) -- the one rule:
  *  - The link is down: NotConnectedError (code ERR_NMEMIF_NOT_CONNECTED) with `reason` saying
@@ -26,19 +28,26 @@
  * rx() delivers any legal packet whole: a chain longer than the batch makes the batch grow
  * (once, up to the ring size) and the call retry.
  */
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
 import { ERRORS, MAX_RING_SIZE, errnoName } from '../abi';
 import { ClosedError, InvalidArgumentError, InvalidStateError, NmemifError, NotConnectedError } from '../errors';
 import { native, type NativeMemifQueue } from '../native';
 import { EPOLLIN } from '../nstack/constants';
 import { defaultEngine, type Engine } from '../nstack/engine';
 import { PacketBatch, growBatch } from './batch';
+import type { RxTrigger } from './options';
 import { createStream, packets, type PacketsOptions, type StreamOptions } from './packet-stream';
+import { RoomWatch } from './room-watch';
+import { RxRefire } from './rx-scheduler';
+import { whenConnected, type WaitOptions } from './waits';
 
 /** Events of a {@link MemifQueue}, as `name: [listener arguments]`. */
 export interface QueueEvents {
-  /** Packets may be waiting: call rx(). */
+  /** Packets may be waiting: call rx(). With the 'level' trigger (the default) it fires again
+   * at the loop's next turn while the queue still holds packets after the listeners returned. */
   rx: [];
+  /** The tx ring has room again after a send(), alloc() or swap() took fewer than asked. */
+  drain: [];
   /** The link is up. */
   connect: [];
   /** The link went down; `reason` is the peer's DISCONNECT string or ours. */
@@ -57,6 +66,8 @@ export interface QueueHandle {
   readonly queue: number;
   /** The memif id of its interface. */
   readonly interfaceId: number;
+  /** The interface's rxTrigger, which the attached queue follows. */
+  readonly rxTrigger: RxTrigger;
 }
 
 /** @internal what a queue in the interface's own thread needs from its interface. */
@@ -71,6 +82,10 @@ export interface QueueHost {
   ringSize(): number;
   /** Set to 1 by rx() when it found packets (adaptive rx mode polls while they come). */
   readonly busy: Uint8Array;
+  /** The queue's tx ring has room again ('drain' on the interface). */
+  drained(queue: number): void;
+  /** Whether the socket keeps the process alive (see MemifSocket.unref()). */
+  ref(): boolean;
 }
 
 /** Why a queue's calls are refused before they reach the native side. */
@@ -89,6 +104,7 @@ const ESTALE = ERRORS.ESTALE;
 const kLink = Symbol('link');
 const kRx = Symbol('rx');
 const kBlock = Symbol('block');
+const kPending = Symbol('pending');
 
 /** @internal the interface reports a link change to its queue. */
 export function queueLink(q: MemifQueue, up: boolean, reason: string): void {
@@ -103,6 +119,11 @@ export function queueBlock(q: MemifQueue, lent: boolean, closed: boolean): void 
 /** @internal the interface reports an 'rx' for the queue. */
 export function queueRx(q: MemifQueue): void {
   q[kRx]();
+}
+
+/** @internal packets the peer published that rx() has not taken (0 when none or down). */
+export function queuePending(q: MemifQueue): number {
+  return q[kPending]();
 }
 
 /**
@@ -127,15 +148,33 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   #announced = 0;
   #rxFd = -1;
   #eventFd = -1;
+  /** Lessee, level trigger: 'rx' again while packets wait. */
+  #refire: RxRefire | null = null;
+  readonly #room: RoomWatch;
 
   /** @internal use iface.queue(q), or attachQueue(handle) in a worker. */
-  constructor(nat: NativeMemifQueue, queue: number, interfaceId: number, host: QueueHost | null, engine: Engine | null) {
+  constructor(nat: NativeMemifQueue, queue: number, interfaceId: number, host: QueueHost | null, engine: Engine | null, rxTrigger: RxTrigger = 'level') {
     super();
     this.#nat = nat;
     this.queue = queue;
     this.interfaceId = interfaceId;
     this.#host = host;
+    this.#room = new RoomWatch(
+      () => this.#peek('txRoom'),
+      () => {
+        this.#host?.drained(this.queue);
+        this.emit('drain');
+      },
+      () => this.#host?.ref() ?? true,
+    );
     if (host === null) {
+      if (rxTrigger === 'level') {
+        this.#refire = new RxRefire(
+          () => (this.#connected ? this.#peek('rxPending') : 0),
+          () => this.#emitRx(),
+          () => true, // the queue's own fds keep a worker alive anyway
+        );
+      }
       this.#engine = engine;
       this.#eventFd = nat.eventFd;
       engine!.watch(this.#eventFd, EPOLLIN, () => {
@@ -149,6 +188,16 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   /** Up, with no violation found; false from the moment a burst call finds the link down. */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /**
+   * Resolves once the link is up (at once if it is). Rejects with a TimeoutError
+   * (ERR_NMEMIF_TIMEOUT) after `timeout` ms, an AbortError (ABORT_ERR) when `signal` aborts, or a
+   * ClosedError when the queue closes first.
+   */
+  whenConnected(options?: WaitOptions): Promise<void> {
+    const reason = (): string => (this.#host?.lastDisconnectReason ?? this.#nat?.reason()) || '';
+    return whenConnected(this, options, `queue ${this.queue} of interface ${this.interfaceId}`, () => (reason() ? `last reason: ${reason()}` : ''));
   }
 
   /** Whether the queue (or its interface) was closed. */
@@ -188,6 +237,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     const m = Math.min(max, batch.capacity);
     let n = nat.txAlloc(batch.words, m);
     if (n < 0) n = this.#retry(n, 'alloc', () => nat.txAlloc(batch.words, m));
+    if (n < m) this.#room.full();
     batch.count = n;
     if (n > 0) batch.bindRegions(this.#regions ?? this.#loadRegions());
     return n;
@@ -209,8 +259,11 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
    */
   swap(batch: PacketBatch, count = batch.count, txQueue = this.queue): number {
     const nat = this.#ready('swap');
-    const n = txQueue === this.queue ? nat.txSwap(batch.words, count) : nat.txSwap(batch.words, count, txQueue);
-    return n < 0 ? this.#retry(n, 'swap', () => nat.txSwap(batch.words, count, txQueue)) : n;
+    let n = txQueue === this.queue ? nat.txSwap(batch.words, count) : nat.txSwap(batch.words, count, txQueue);
+    if (n < 0) n = this.#retry(n, 'swap', () => nat.txSwap(batch.words, count, txQueue));
+    // Room on another tx queue is that queue's to watch.
+    if (n < count && txQueue === this.queue) this.#room.full();
+    return n;
   }
 
   /** Copies packets into the tx ring; returns how many were taken (sent, or dropped as too big). */
@@ -227,12 +280,21 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
       let n = nat.txCopy(chunk);
       if (n < 0) n = this.#retry(n, 'send', () => nat.txCopy(chunk));
       done += n;
-      if (n < chunk.length) break; // ring full
+      if (n < chunk.length) {
+        this.#room.full(); // 'drain' when the peer makes room
+        break;
+      }
     }
     return done;
   }
 
-  /** Async iterator of received packets (see packet-stream.ts for view lifetimes). */
+  /**
+   * Async iterator of received packets. Each is a zero-copy view of the shared memory, valid
+   * only until the iterator is resumed: its buffer goes back to the peer and is written again
+   * once the ring wraps. Keep packets with `copy: true` (each one a Buffer of its own). A chain
+   * is always yielded as a copy. Iteration waits across disconnects, ends when the queue closes,
+   * and throws an AbortError when `signal` aborts; leaving it early hands every buffer back.
+   */
   packets(options?: PacketsOptions): AsyncGenerator<Uint8Array, void, undefined> {
     return packets(this, options);
   }
@@ -249,11 +311,23 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     if (nat === null || this.#host !== null) return;
     this.#unwatchRx();
     this.#engine?.unwatch(this.#eventFd);
+    this.#refire?.clear();
+    this.#room.stop();
     nat.close();
     this.#nat = null;
     this.#block = Block.Closed;
     this.#connected = false;
     this.emit('close');
+  }
+
+  /** close(), for `using` (TypeScript 5.2+). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** close(), for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
   }
 
   // ---- link state ------------------------------------------------------------------------------
@@ -262,7 +336,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   [kLink](up: boolean, reason: string): void {
     this.#regions = null; // a new connection, or none: its memory is another
     if (up === this.#connected) return;
-    this.#connected = up;
+    this.#setConnected(up);
     if (up) {
       this.emit('connect');
     } else {
@@ -273,12 +347,46 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   /** @internal see queueRx(). */
   [kRx](): void {
     this.emit('rx');
+    this.#room.nudge();
   }
 
   /** @internal see queueBlock(). */
   [kBlock](block: Block): void {
     this.#block = block;
-    if (block === Block.InterfaceClosed) this.#connected = false;
+    if (block === Block.InterfaceClosed) {
+      this.#setConnected(false);
+      this.#room.stop();
+    }
+  }
+
+  /** @internal see queuePending(). */
+  [kPending](): number {
+    return this.#peek('rxPending');
+  }
+
+  #setConnected(up: boolean): void {
+    this.#connected = up;
+    this.#room.link(up);
+    if (!up) this.#refire?.clear();
+  }
+
+  /** A look that takes nothing (rxPending, txRoom): the count, or 0 when there is nothing to
+   * look at; a violation it finds takes the link down as a burst's would. */
+  #peek(what: 'rxPending' | 'txRoom'): number {
+    const nat = this.#nat;
+    if (nat === null || this.#block !== Block.None) return 0;
+    const n = nat[what]();
+    if (n >= 0) return n;
+    if (n === EPROTO) this.#down(n);
+    return 0;
+  }
+
+  /** Lessee: 'rx', then (level trigger) the look whether another is due. */
+  #emitRx(): void {
+    if (!this.#connected) return;
+    this.emit('rx');
+    this.#room.nudge();
+    this.#refire?.after(this.queue);
   }
 
   /** Lessee: follows the lease after a link event (maps a new connection, announces it). */
@@ -287,13 +395,16 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     if (nat === null) return;
     const gen = this.#map(nat);
     if (gen > 0 && gen !== this.#announced) {
-      if (this.#connected) this.emit('disconnect', nat.reason() || 'the link went down and came back');
+      if (this.#connected) {
+        this.#setConnected(false);
+        this.emit('disconnect', nat.reason() || 'the link went down and came back');
+      }
       this.#announced = gen;
-      this.#connected = true;
+      this.#setConnected(true);
       this.emit('connect');
-      this.emit('rx'); // look once: packets may be waiting
+      this.#emitRx(); // look once: packets may be waiting
     } else if (gen <= 0 && this.#connected) {
-      this.#connected = false;
+      this.#setConnected(false);
       this.emit('disconnect', nat.reason());
     }
   }
@@ -309,7 +420,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
       if (this.#rxFd >= 0) {
         this.#engine!.watch(this.#rxFd, EPOLLIN, () => {
           this.#nat?.ackRx();
-          if (this.#connected) this.emit('rx');
+          this.#emitRx();
         });
       }
     } else if (gen <= 0) {
@@ -391,12 +502,12 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     if (host !== null) {
       // The binding has taken the link down already (on EPROTO): deliver its events now.
       host.flushEvents();
-      this.#connected = false;
+      this.#setConnected(false);
       return ret === EPROTO ? nat.reason() : host.lastDisconnectReason;
     }
     const reason = nat.reason();
     if (this.#connected) {
-      this.#connected = false;
+      this.#setConnected(false);
       this.emit('disconnect', reason);
     }
     return reason;
@@ -414,7 +525,7 @@ export function attachQueue(handle: QueueHandle, engine: Engine = defaultEngine(
   } catch (err) {
     throw new InvalidStateError(`attachQueue(): ${(err as Error).message}`, { cause: err });
   }
-  return new MemifQueue(nat, handle.queue, handle.interfaceId, null, engine);
+  return new MemifQueue(nat, handle.queue, handle.interfaceId, null, engine, handle.rxTrigger === 'edge' ? 'edge' : 'level');
 }
 
 export { PacketBatch };

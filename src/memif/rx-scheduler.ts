@@ -5,9 +5,13 @@
  *  - 'adaptive': interrupt while idle; after an interrupt the queue is polled each turn until
  *    it is empty twice in a row, then interrupts are re-enabled and the queue is looked at once
  *    more, so nothing that arrived while masked is missed.
+ * With the 'level' trigger (the default), a queue that is not polled and still holds packets
+ * once the 'rx' listeners returned gets 'rx' again at the loop's next turn (RxRefire), so a
+ * listener that takes one batch per event loses nothing; 'edge' fires on interrupts only.
  * A queue lent to another thread is not scheduled here: libmemif gives it the lessee's mode.
  */
-import type { RxMode } from './options';
+import { nextTurn, type CancelTurn } from './next-turn';
+import type { RxMode, RxTrigger } from './options';
 
 /** Adaptive: consecutive empty polls before going back to interrupts. */
 const ADAPTIVE_IDLE_POLLS = 2;
@@ -19,8 +23,12 @@ export interface RxTarget {
   /** rx queues of the current connection (a master may get fewer than configured). */
   connectedQueues(): number;
   lent(queue: number): boolean;
+  /** Packets the peer published on the queue that rx() has not taken (a look; <= 0: none). */
+  pending(queue: number): number;
   /** Sets the ring's MASK_INT through libmemif (true: the peer stops signalling). */
   mask(queue: number, polling: boolean): void;
+  /** Whether the socket keeps the process alive (its ref()/unref()); so do the turns scheduled here. */
+  ref(): boolean;
   /** 'rx' for the queue. */
   emitRx(queue: number): void;
 }
@@ -28,15 +36,26 @@ export interface RxTarget {
 export class RxScheduler {
   readonly #target: RxTarget;
   readonly #modes: RxMode[];
+  readonly #refire: RxRefire | null;
   /** Queues polled on each loop turn (polling mode, or adaptive while busy). */
   readonly #polled = new Set<number>();
   readonly #idle: number[];
   /** rx() returned packets since the last poll tick (adaptive: busy); rx() sets it. */
   readonly busy: Uint8Array;
-  #timer: NodeJS.Immediate | null = null;
+  #cancel: CancelTurn | null = null;
 
-  constructor(queues: number, mode: RxMode, target: RxTarget) {
+  constructor(queues: number, mode: RxMode, trigger: RxTrigger, target: RxTarget) {
     this.#target = target;
+    this.#refire =
+      trigger === 'level'
+        ? new RxRefire(
+            (q) => (target.active() && !target.lent(q) && !this.#polled.has(q) ? target.pending(q) : 0),
+            (q) => {
+              if (target.active() && !target.lent(q)) this.#emit(q);
+            },
+            () => target.ref(),
+          )
+        : null;
     this.#modes = new Array(queues).fill(mode);
     this.#idle = new Array(queues).fill(0);
     this.busy = new Uint8Array(queues);
@@ -67,15 +86,16 @@ export class RxScheduler {
       this.#polled.delete(queue);
       t.mask(queue, false);
       // Packets may have arrived while masked: look once.
-      setImmediate(() => {
-        if (t.active() && !t.lent(queue)) t.emitRx(queue);
-      });
+      nextTurn(() => {
+        if (t.active() && !t.lent(queue)) this.#emit(queue);
+      }, t.ref());
     }
   }
 
-  /** An interrupt arrived for the queue; the caller emits 'rx'. */
+  /** An interrupt arrived for the queue: 'rx' for it. */
   interrupt(queue: number): void {
     if (this.#modes[queue] === 'adaptive' && !this.#polled.has(queue)) this.#startPolling(queue);
+    this.#emit(queue);
   }
 
   /** The queue is lent to another thread: stop looking at it. */
@@ -85,8 +105,9 @@ export class RxScheduler {
 
   stop(): void {
     this.#polled.clear();
-    if (this.#timer !== null) clearImmediate(this.#timer);
-    this.#timer = null;
+    this.#refire?.clear();
+    this.#cancel?.();
+    this.#cancel = null;
   }
 
   #startPolling(queue: number): void {
@@ -97,11 +118,11 @@ export class RxScheduler {
   }
 
   #schedule(): void {
-    if (this.#timer === null && this.#polled.size > 0) this.#timer = setImmediate(() => this.#tick());
+    if (this.#cancel === null && this.#polled.size > 0) this.#cancel = nextTurn(() => this.#tick(), this.#target.ref());
   }
 
   #tick(): void {
-    this.#timer = null;
+    this.#cancel = null;
     const t = this.#target;
     if (!t.active()) return;
     for (const q of this.#polled) {
@@ -110,11 +131,67 @@ export class RxScheduler {
       if (this.#modes[q] === 'adaptive' && this.#idle[q] >= ADAPTIVE_IDLE_POLLS) {
         this.#polled.delete(q);
         t.mask(q, false);
-        t.emitRx(q); // the re-check after unmasking
+        this.#emit(q); // the re-check after unmasking
         continue;
       }
       t.emitRx(q);
     }
     this.#schedule();
+  }
+
+  /** 'rx' for a queue, then (level trigger) the look whether it needs another. */
+  #emit(queue: number): void {
+    this.#target.emitRx(queue);
+    this.#refire?.after(queue);
+  }
+}
+
+/**
+ * Level-triggered 'rx': after the listeners of an 'rx' returned, looks whether the queue still
+ * holds packets (`pending`: one read of the peer's counter, nothing taken) and if so fires
+ * again at the loop's next turn, as long as it does. Used per interface (RxScheduler) and by a
+ * queue attached in a worker.
+ */
+export class RxRefire {
+  readonly #pending: (queue: number) => number;
+  readonly #fire: (queue: number) => void;
+  readonly #ref: () => boolean;
+  readonly #due = new Set<number>();
+  #cancel: CancelTurn | null = null;
+
+  /** `ref`: whether the next turn keeps the process alive (the socket's ref()). */
+  constructor(pending: (queue: number) => number, fire: (queue: number) => void, ref: () => boolean) {
+    this.#pending = pending;
+    this.#fire = fire;
+    this.#ref = ref;
+  }
+
+  /** An 'rx' for `queue` was handled. */
+  after(queue: number): void {
+    if (this.#due.has(queue) || this.#pending(queue) <= 0) return;
+    this.#due.add(queue);
+    this.#cancel ??= nextTurn(() => this.#run(), this.#ref());
+  }
+
+  /** Forgets what was due (the link went down, or the queue is going away). */
+  clear(): void {
+    this.#due.clear();
+    this.#cancel?.();
+    this.#cancel = null;
+  }
+
+  #run(): void {
+    this.#cancel = null;
+    const due = [...this.#due];
+    this.#due.clear();
+    let error: unknown = null;
+    for (const q of due) {
+      try {
+        this.#fire(q);
+      } catch (err) {
+        error ??= err; // every queue still gets its 'rx'; the first listener error then goes on
+      }
+    }
+    if (error !== null) throw error;
   }
 }

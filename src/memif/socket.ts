@@ -19,7 +19,13 @@ const log = logger('memif');
 
 /**
  * One memif socket path (filesystem, or '@name' for an abstract socket) hosting any number of
- * interfaces of either role. Open sockets are closed on process exit and on SIGINT/SIGTERM.
+ * interfaces of either role. The directory of a filesystem path must exist (SocketPathError
+ * ERR_NMEMIF_SOCKET_DIR_MISSING otherwise, for either role).
+ *
+ * Like a net.Server, an open socket keeps the process alive; unref() lets the process exit while
+ * it is open. Open sockets are closed at process exit; on SIGINT/SIGTERM too when the program
+ * has no handler of its own (see {@link SocketOptions.handleSignals}). `using sock = new
+ * MemifSocket(...)` closes it at the end of the scope.
  */
 export class MemifSocket implements InterfaceSocket {
   /** The options in effect, defaults applied. */
@@ -28,6 +34,9 @@ export class MemifSocket implements InterfaceSocket {
   readonly engine: Engine;
   #native: NativeMemifSocket | null;
   #interfaces = new Map<number, MemifInterface>();
+  /** The fds the C library asked us to watch, and whether they keep the process alive. */
+  readonly #fds = new Set<number>();
+  #ref = true;
 
   constructor(options: SocketOptions | string = {}, engine: Engine = defaultEngine()) {
     this.options = resolveSocketOptions(options);
@@ -37,7 +46,7 @@ export class MemifSocket implements InterfaceSocket {
     } catch (err) {
       throw socketError(err, this.options.path);
     }
-    trackSocket(this);
+    trackSocket(this, this.options.handleSignals);
     log.debug('socket %s open', this.options.path);
   }
 
@@ -84,6 +93,34 @@ export class MemifSocket implements InterfaceSocket {
     log.debug('socket %s closed', this.options.path);
   }
 
+  /** Lets the socket keep the process alive again (the default). */
+  ref(): this {
+    this.#setRef(true);
+    return this;
+  }
+
+  /** Lets the process exit while the socket is open (as net.Server's unref()); it keeps working
+   * while something else keeps the process alive. */
+  unref(): this {
+    this.#setRef(false);
+    return this;
+  }
+
+  /** Whether the socket keeps the process alive (see ref()/unref()). */
+  hasRef(): boolean {
+    return this.#ref;
+  }
+
+  /** close(), for `using` (TypeScript 5.2+). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** close(), for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
   /** @internal re-dispatch events the native side queued during an interface call. */
   flushEvents(): void {
     if (this.#native) this.#dispatch(this.#native.takeEvents());
@@ -96,12 +133,19 @@ export class MemifSocket implements InterfaceSocket {
 
   #fdUpdate(fd: number, op: number, events: number, token: number): void {
     if (op === FD_OPS.ADD) {
-      this.engine.watch(fd, events, (revents) => this.#ready(token, revents));
+      this.engine.watch(fd, events, (revents) => this.#ready(token, revents), this.#ref);
+      this.#fds.add(fd);
     } else if (op === FD_OPS.MOD) {
       this.engine.modify(fd, events);
     } else {
       this.engine.unwatch(fd);
+      this.#fds.delete(fd);
     }
+  }
+
+  #setRef(ref: boolean): void {
+    this.#ref = ref;
+    for (const fd of this.#fds) this.engine.setRef(fd, ref);
   }
 
   #ready(token: number, revents: number): void {

@@ -4,6 +4,10 @@
  *
  *   const engine = defaultEngine();
  *   engine.watch(fd, EPOLLIN, (events) => ...);   engine.modify(fd, EPOLLIN | EPOLLOUT);   engine.unwatch(fd);
+ *
+ * Each watched fd keeps the process alive unless it was unref'd (watch(..., false) or
+ * setRef(fd, false)), so one user of the engine (a memif socket's unref()) can let the process
+ * exit while others still hold it.
  */
 import { EventPoll, type EventPollOptions } from './event-poll';
 
@@ -17,15 +21,25 @@ export type EventHandler = (events: number) => void;
 export class Engine {
   /** The EventPoll underneath (its data is each member's handler). */
   readonly poll: EventPoll<EventHandler>;
+  readonly #unrefd = new Set<number>();
 
   constructor(options: EventPollOptions = {}) {
     this.poll = new EventPoll<EventHandler>(options);
     this.poll.onReady(dispatch);
   }
 
-  /** Calls `handler` whenever `fd` has any of `events` (EPOLL* bits, level-triggered by default). */
-  watch(fd: number, events: number, handler: EventHandler): void {
+  /** Calls `handler` whenever `fd` has any of `events` (EPOLL* bits, level-triggered by default);
+   * `ref`: whether watching it keeps the process alive (default true). */
+  watch(fd: number, events: number, handler: EventHandler, ref = true): void {
     this.poll.add(fd, events, handler);
+    if (!ref) this.setRef(fd, false);
+  }
+
+  /** Whether watching `fd` keeps the process alive. */
+  setRef(fd: number, ref: boolean): void {
+    if (ref) this.#unrefd.delete(fd);
+    else if (this.poll.has(fd)) this.#unrefd.add(fd);
+    this.#updateRef();
   }
 
   /** Changes the events `fd` is watched for. */
@@ -36,6 +50,16 @@ export class Engine {
   /** Stops watching `fd` (no-op if it is not watched). */
   unwatch(fd: number): void {
     if (this.poll.has(fd)) this.poll.del(fd);
+    if (this.#unrefd.delete(fd)) this.#updateRef();
+  }
+
+  /** The poll keeps the process alive unless every member is unref'd. */
+  #updateRef(): void {
+    const ref = this.#unrefd.size === 0 || this.#unrefd.size < this.poll.size;
+    if (ref !== this.poll.hasRef()) {
+      if (ref) this.poll.ref();
+      else this.poll.unref();
+    }
   }
 
   /** Whether close() was called. */

@@ -3,16 +3,13 @@ import { join } from 'node:path';
 import { MemifSocket, NmemifError, PacketBatch, type InterfaceOptions } from 'nmemif';
 import { moveFrames, type Moved } from './move-frames.mjs';
 
-// Errors carry a stable code: a master's socket in a missing directory.
+// Errors carry a stable code: a socket in a missing directory.
 const options: InterfaceOptions = { role: 'master', rxMode: 'adaptive' };
-const nowhere = new MemifSocket('/nonexistent-nmemif-dir/x.sock');
 let code = 'none';
 try {
-  nowhere.createInterface(options);
+  new MemifSocket('/nonexistent-nmemif-dir/x.sock').createInterface(options).close();
 } catch (err) {
   if (err instanceof NmemifError) code = err.code;
-} finally {
-  nowhere.close();
 }
 
 const dir = process.argv[2] ?? '.';
