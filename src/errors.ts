@@ -154,6 +154,23 @@ export class ProtocolError extends NmemifError {
 }
 brand(ProtocolError, Symbol.for('nmemif.error.ProtocolError'));
 
+/**
+ * A socket operation of a protocol stack failed the way a system call fails: `code` is the
+ * errno name ('EAGAIN', 'ECONNREFUSED', 'EADDRINUSE', ...), as src/nstack/stack.ts describes,
+ * and `syscall` the operation ('connect', 'send', ...). Not part of NmemifErrorCode: the
+ * codes are the system's.
+ */
+export class StackError extends NmemifError {
+  declare readonly code: string;
+  readonly syscall: string;
+  constructor(code: string, syscall: string, message = `${code}: ${syscall}`, options?: ErrorOptions) {
+    super(message, code, options);
+    this.name = 'StackError';
+    this.syscall = syscall;
+  }
+}
+brand(StackError, Symbol.for('nmemif.error.StackError'));
+
 /** Every `code` defined above, as a literal type. */
 export type NmemifErrorCode =
   | 'ERR_NMEMIF'

@@ -2,7 +2,7 @@
 //
 //   const n = new LwipNetif(stack, port, { mac, mtu, ip4: [ip, mask, gw], ip6 })  // byte arrays
 //   n.name / n.ip6() -> 16-byte Uint8Arrays (link-local first)
-//   n.linkUp() -> a dup of the port's interrupt fd (ours to close), or -ENOTSUP: poll instead
+//   n.linkUp() -> the port's interrupt fd (the netif's: unwatch before linkDown/close), or -ENOTSUP
 //   n.linkDown()
 //   n.poll(budget, irq) -> frames * 2 + more (more: poll again soon, the interrupt is masked)
 //   n.close()

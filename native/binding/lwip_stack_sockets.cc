@@ -115,12 +115,13 @@ Napi::Value LwipStack::SockName(const Napi::CallbackInfo& info) {
   return Result(info.Env(), nlwip_sockname(s, ArgId(info), peer ? 1 : 0, out), peer ? "getpeername" : "getsockname");
 }
 
-// sockError(id) -> the pending error as a negative errno, or 0 (cleared).
+// sockError(id) -> the pending error's errno name, or 0; reading clears it.
 Napi::Value LwipStack::SockError(const Napi::CallbackInfo& info) {
   nlwip_stack_t* s = Live(info.Env());
   int r = nlwip_sock_error(s, ArgId(info));
   if (r == -EBADF) ThrowErrno(info.Env(), EBADF, "getsockopt");
-  return Napi::Number::New(info.Env(), r);
+  if (r == 0) return Napi::Number::New(info.Env(), 0);
+  return Napi::String::New(info.Env(), ErrnoName(-r));
 }
 
 Napi::Value LwipStack::GetOpt(const Napi::CallbackInfo& info) {

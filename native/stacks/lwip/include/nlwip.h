@@ -121,8 +121,9 @@ const char *nlwip_netif_name(const nlwip_netif_t *n);
 /* IPv6 address number idx (0 = link-local); -ENOENT past the last one. */
 int nlwip_netif_ip6(const nlwip_netif_t *n, int idx, uint8_t out[16]);
 /* The link came up: lwIP announces itself (gratuitous ARP, MLD) and the port's interrupt is
- * armed. Returns a new fd (a dup, the caller's to close) that becomes readable when frames
- * arrive, -ENOTSUP if the port cannot signal (poll it), or another negative errno. */
+ * armed. Returns an fd that becomes readable when frames arrive (a dup the netif owns: valid
+ * until link_down or remove, so stop watching it first), -ENOTSUP if the port cannot signal
+ * (poll it), or another negative errno. */
 int nlwip_netif_link_up(nlwip_netif_t *n);
 void nlwip_netif_link_down(nlwip_netif_t *n);
 /* Takes up to budget frames into lwIP and sends what lwIP answered. irq: called because the
