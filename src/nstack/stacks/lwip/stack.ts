@@ -14,7 +14,7 @@
  * Transmission. Frames lwIP emits during a socket call wait in the netif's burst; a
  * microtask sends them once this turn of the loop has made its calls (poll() sends its own).
  */
-import { InvalidArgumentError, InvalidStateError, StackError } from '../../../errors';
+import { InvalidArgumentError, InvalidStateError, NmemifError, StackError } from '../../../errors';
 import { MemifSocket } from '../../../memif/socket';
 import { trackStack, untrackStack } from '../../../memif/cleanup';
 import { defaultEngine, type Engine } from '../../engine';
@@ -53,13 +53,17 @@ export interface LwipStackOptions {
 export interface LwipStack extends StackModule<unknown> {
   addInterface(options: LwipInterfaceOptions): LwipNetif;
   readonly interfaces: readonly LwipNetif[];
+  /** = recycle('closed'): every PCB, netif, memif interface it opened, fd. */
   close(): void;
+  /** A socket (StackModule's close). */
+  close(s: unknown): void;
 }
 
 /** Native errors (code = errno name) become StackErrors; argument errors InvalidArgumentErrors. */
 function stackError(err: unknown, syscall: string): Error {
+  if (err instanceof NmemifError) return err;
   const e = err as { code?: unknown; message?: string };
-  if (typeof e.code === 'string' && e.code.startsWith('E')) return new StackError(e.code, syscall, `${syscall}: ${e.message}`, { cause: err });
+  if (typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return new StackError(e.code, syscall, `${syscall}: ${e.message}`, { cause: err });
   if (err instanceof TypeError || err instanceof RangeError) return new InvalidArgumentError(`${syscall}: ${err.message}`, { cause: err });
   return err as Error;
 }
