@@ -4,6 +4,7 @@
 //   c-vs-dpdk    our C slave -> master pair vs the DPDK testpmd pair (+ callgrind instructions/packet)
 //   bridge       nmemif-bridge memif <-> net_null vs dpdk-testpmd --forward-mode=io, both directions
 //   bridge-callgrind  the same cases, instructions per forwarded packet (valgrind), ours vs testpmd
+//   lwip         lwIP over memif between two processes vs Node dgram/net over loopback (UDP one-way, echo, TCP)
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -14,6 +15,7 @@ const scenarios = {
   'c-vs-dpdk': [process.execPath, ['bench/run-c-vs-dpdk.js']],
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
+  lwip: [process.execPath, ['--import', 'tsx', 'bench/lwip-udp.ts']],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));

@@ -84,6 +84,8 @@ void nlwip__leave(nlwip_stack_t *s, int flush);
 /* Recomputes a socket's readiness; reports the bits that rose plus `renew` (a new arrival
  * that an edge-triggered waiter must see even if the bit was already set). */
 void nlwip__sock_update(nlwip_sock_t *k, uint32_t renew);
+/* Sets the readiness word without reporting anything. */
+void nlwip__sock_refresh(nlwip_sock_t *k);
 nlwip_sock_t *nlwip__sock_new(nlwip_stack_t *s, int kind, int family);
 void nlwip__sock_free(nlwip_sock_t *k);
 nlwip_sock_t *nlwip__sock_get(nlwip_stack_t *s, int id);

@@ -35,12 +35,13 @@ int nlwip_socket(nlwip_stack_t *s, int proto, int family) {
     r = proto == NLWIP_UDP ? nlwip__udp_open(k) : nlwip__tcp_open(k);
     if (r < 0) {
       nlwip__sock_free(k);
-      k = NULL;
     } else {
       r = (int)k->id;
+      /* Its first readiness is no change to report: an EventPoll reads it when adding. */
+      nlwip__sock_refresh(k);
     }
   }
-  return done(s, k, r);
+  return done(s, NULL, r);
 }
 
 /* The address for a socket of this family, checked. */

@@ -189,6 +189,10 @@ static uint32_t sock_events(const nlwip_sock_t *k) {
   }
 }
 
+void nlwip__sock_refresh(nlwip_sock_t *k) {
+  __atomic_store_n(&k->stack->ready[k->id], sock_events(k), __ATOMIC_RELAXED);
+}
+
 void nlwip__sock_update(nlwip_sock_t *k, uint32_t renew) {
   uint32_t *word = &k->stack->ready[k->id];
   uint32_t old = *word, now = sock_events(k);
