@@ -3,7 +3,8 @@
  * loopback, side by side in one run (issue 9's targets: UDP one-way >= 5x dgram, UDP round
  * trip p50 <= half of the kernel's; TCP as measured).
  *
- *   node --import tsx bench/lwip-udp.ts [--runs 5] [--seconds 2] [--size 64] [--cases a,b] [--json FILE]
+ *   node --import tsx bench/lwip-udp.ts [--runs 5] [--seconds 2] [--size 64] [--cases a,b]
+ *                                       [--busy-poll-us N] [--pin] [--json FILE]
  *
  * Cases, each with two child processes of this file (a receiving end, then a sending end):
  *   udp-oneway  the sender sends SIZE-byte datagrams, 256 per turn of its loop, for S seconds;
@@ -16,6 +17,8 @@
  *   lwip    two lwIP stacks (src/nstack/stacks/lwip.ts) on a memif pair, 10.80.0.1 <-> .2,
  *           driven through the StackModule operations (recvBatch for UDP receive)
  *   kernel  node:dgram and node:net on 127.0.0.1
+ * --busy-poll-us N: the lwIP stacks' busyPollUs (default 0). --pin: the receiving end runs on
+ * CPU 0 and the sending end on CPU 1 (taskset), both planes.
  * Runs interleave (lwip first on even runs, kernel first on odd ones); the summary gives the
  * median [min..max] of each, and the ratios lwip/kernel of the medians. Last stdout line: JSON.
  * Children are bounded by timeouts and ended by their pid.
@@ -56,7 +59,8 @@ interface End {
 async function lwipEnd(sockPath: string, server: boolean) {
   const sock = new MemifSocket({ path: sockPath, reconnectMinMs: 20, reconnectMaxMs: 100 });
   const iface = sock.createInterface({ role: server ? 'master' : 'slave', id: 1 });
-  const stack = createLwipStack({ interfaces: [{ memif: iface, ip: server ? '10.80.0.1/24' : '10.80.0.2/24' }] });
+  const busyPollUs = Number(arg(process.argv, 'busy-poll-us', '0'));
+  const stack = createLwipStack({ interfaces: [{ memif: iface, ip: server ? '10.80.0.1/24' : '10.80.0.2/24' }], busyPollUs });
   // The server's link comes up when the client arrives.
   while (!server && !stack.interfaces[0].up) await sleep(2);
   return { stack, close: () => { stack.close(); sock.close(); } };
@@ -340,8 +344,10 @@ class Child {
   #waiters: Array<() => void> = [];
   err = '';
 
-  constructor(args: string[]) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(args: string[], cpu: number | null) {
+    const node = [process.execPath, '--import', 'tsx', __filename, ...args];
+    const [cmd, ...rest] = cpu === null ? node : ['taskset', '-c', String(cpu), ...node];
+    this.proc = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
     readline.createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       try {
         this.lines.push(JSON.parse(l));
@@ -384,16 +390,24 @@ interface Figures {
 
 let portSeq = 9100 + (process.pid % 500);
 
-async function runCase(c: Case, plane: Plane, seconds: number, size: number, dir: string): Promise<Figures> {
+interface Options {
+  seconds: number;
+  size: number;
+  busyPollUs: number;
+  pin: boolean;
+}
+
+async function runCase(c: Case, plane: Plane, o: Options, dir: string): Promise<Figures> {
+  const { seconds, size } = o;
   const sockPath = path.join(dir, `m${portSeq}.sock`);
   const port = portSeq++;
-  const common = ['--plane', plane, '--path', sockPath, '--port', String(port), '--seconds', String(seconds), '--size', String(size)];
+  const common = ['--plane', plane, '--path', sockPath, '--port', String(port), '--seconds', String(seconds), '--size', String(size), '--busy-poll-us', String(o.busyPollUs)];
   const [rx, tx] = c === 'udp-oneway' ? ['udp-sink', 'udp-source'] : c === 'udp-echo' ? ['udp-echo', 'udp-ping'] : ['tcp-sink', 'tcp-source'];
-  const a = new Child(['--child', rx, ...common]);
+  const a = new Child(['--child', rx, ...common], o.pin ? 0 : null);
   let b: Child | null = null;
   try {
     await a.next('ready', 30_000);
-    b = new Child(['--child', tx, ...common]);
+    b = new Child(['--child', tx, ...common], o.pin ? 1 : null);
     const res = await b.next('result', (seconds + 40) * 1000);
     if (c === 'udp-echo') return { value: res.perSecond as number, p50us: res.p50us as number, p99us: res.p99us as number };
     a.send('report');
@@ -418,6 +432,7 @@ async function parent(argv: string[]): Promise<void> {
   const size = Number(arg(argv, 'size', '64'));
   const cases = arg(argv, 'cases', CASES.join(',')).split(',') as Case[];
   const jsonFile = arg(argv, 'json', '');
+  const o: Options = { seconds, size, busyPollUs: Number(arg(argv, 'busy-poll-us', '0')), pin: argv.includes('--pin') };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmemif-bench-lwip-'));
   const all: Record<string, Record<Plane, Figures[]>> = {};
   try {
@@ -425,7 +440,7 @@ async function parent(argv: string[]): Promise<void> {
       for (const c of cases) {
         const order: Plane[] = run % 2 === 0 ? ['lwip', 'kernel'] : ['kernel', 'lwip'];
         for (const plane of order) {
-          const f = await runCase(c, plane, seconds, size, dir);
+          const f = await runCase(c, plane, o, dir);
           ((all[c] ??= { lwip: [], kernel: [] })[plane]).push(f);
           console.log(`run ${run + 1}/${runs} ${c} ${plane}: ${fmt(c, f)}`);
         }
@@ -434,8 +449,8 @@ async function parent(argv: string[]): Promise<void> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const summary: Record<string, unknown> = { runs, seconds, size };
-  console.log(`\nmedians of ${runs} interleaved runs, ${seconds} s each, ${size}-byte datagrams:`);
+  const summary: Record<string, unknown> = { runs, seconds, size, busyPollUs: o.busyPollUs, pin: o.pin };
+  console.log(`\nmedians of ${runs} interleaved runs, ${seconds} s each, ${size}-byte datagrams, busyPollUs ${o.busyPollUs}${o.pin ? ', pinned' : ''}:`);
   for (const c of cases) {
     const m = (p: Plane, k: keyof Figures = 'value') => median(all[c][p].map((f) => f[k] as number));
     const scale = c === 'tcp-stream' ? 1e-6 : 1;

@@ -117,7 +117,7 @@ Napi::Value LwipNetif::LinkDown(const Napi::CallbackInfo& info) {
 Napi::Value LwipNetif::Poll(const Napi::CallbackInfo& info) {
   nlwip_netif_t* n = Live(info.Env());
   int more = 0;
-  int got = nlwip_netif_poll(n, ArgUint32(info, 0, "budget"), info[1].ToBoolean().Value() ? 1 : 0, &more);
+  int got = nlwip_netif_poll(n, ArgUint32(info, 0, "budget"), static_cast<int>(ArgUint32(info, 1, "flags")), &more);
   return Napi::Number::New(info.Env(), got * 2 + more);
 }
 

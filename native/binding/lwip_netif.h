@@ -4,7 +4,8 @@
 //   n.name / n.ip6() -> 16-byte Uint8Arrays (link-local first)
 //   n.linkUp() -> the port's interrupt fd (the netif's: unwatch before linkDown/close), or -ENOTSUP
 //   n.linkDown()
-//   n.poll(budget, irq) -> frames * 2 + more (more: poll again soon, the interrupt is masked)
+//   n.poll(budget, flags) -> frames * 2 + more (flags: 1 the fd fired, 2 stay masked when idle;
+//                            more: poll again soon, the interrupt is masked)
 //   n.close()
 //
 // The netif holds the stack and the port objects; closing the stack orphans it.

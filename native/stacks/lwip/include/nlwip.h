@@ -126,10 +126,14 @@ int nlwip_netif_ip6(const nlwip_netif_t *n, int idx, uint8_t out[16]);
  * (poll it), or another negative errno. */
 int nlwip_netif_link_up(nlwip_netif_t *n);
 void nlwip_netif_link_down(nlwip_netif_t *n);
-/* Takes up to budget frames into lwIP and sends what lwIP answered. irq: called because the
- * interrupt fd was readable (it is cleared). *more = 1: poll again soon (frames may be
- * waiting and the interrupt stays masked); 0: the interrupt is armed. Returns the frames. */
-int nlwip_netif_poll(nlwip_netif_t *n, uint32_t budget, int irq, int *more);
+/* Takes up to budget frames into lwIP and sends what lwIP answered. Flags: NLWIP_POLL_IRQ,
+ * called because the interrupt fd was readable (it is cleared); NLWIP_POLL_SPIN, leave the
+ * interrupt masked even if nothing came (the caller polls again soon: busy polling).
+ * *more = 1: poll again soon (frames may be waiting and the interrupt stays masked); 0: the
+ * interrupt is armed. Returns the frames. */
+#define NLWIP_POLL_IRQ 1
+#define NLWIP_POLL_SPIN 2
+int nlwip_netif_poll(nlwip_netif_t *n, uint32_t budget, int flags, int *more);
 
 /* ---- sockets ---------------------------------------------------------------------------- */
 

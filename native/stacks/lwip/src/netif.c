@@ -261,16 +261,16 @@ void nlwip_netif_link_down(nlwip_netif_t *n) {
   nlwip__leave(s, 1);
 }
 
-int nlwip_netif_poll(nlwip_netif_t *n, uint32_t budget, int irq, int *more) {
+int nlwip_netif_poll(nlwip_netif_t *n, uint32_t budget, int flags, int *more) {
   nlwip_stack_t *s = n->stack;
   nlwip__enter(s);
-  if (irq || n->armed) {
+  if ((flags & NLWIP_POLL_IRQ) || n->armed) {
     nhal_port_rx_irq(n->port, 0);   /* masked while we poll; the eventfd is cleared */
     n->armed = 0;
   }
   int got = take_frames(n, budget ? budget : NHAL_BURST_MAX);
   *more = 1;
-  if (got == 0) {
+  if (got == 0 && !(flags & NLWIP_POLL_SPIN)) {
     int r = nhal_port_rx_irq(n->port, 1);
     n->armed = r >= 0 || r == -EAGAIN;
     *more = r == -EAGAIN;   /* frames raced in while arming */

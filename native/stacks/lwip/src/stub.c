@@ -22,7 +22,7 @@ const char *nlwip_netif_name(const nlwip_netif_t *n) { return ""; }
 int nlwip_netif_ip6(const nlwip_netif_t *n, int idx, uint8_t out[16]) { return -ENOTSUP; }
 int nlwip_netif_link_up(nlwip_netif_t *n) { return -ENOTSUP; }
 void nlwip_netif_link_down(nlwip_netif_t *n) {}
-int nlwip_netif_poll(nlwip_netif_t *n, uint32_t budget, int irq, int *more) { return -ENOTSUP; }
+int nlwip_netif_poll(nlwip_netif_t *n, uint32_t budget, int flags, int *more) { return -ENOTSUP; }
 int nlwip_socket(nlwip_stack_t *s, int proto, int family) { return -ENOTSUP; }
 int nlwip_bind(nlwip_stack_t *s, int id, const nlwip_addr_t *a) { return -ENOTSUP; }
 int nlwip_connect(nlwip_stack_t *s, int id, const nlwip_addr_t *a) { return -ENOTSUP; }

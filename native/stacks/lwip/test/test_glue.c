@@ -210,7 +210,7 @@ int main(void) {
   struct pollfd pfd = {.fd = irq, .events = POLLIN};
   CHECK_EQ(poll(&pfd, 1, 5000), 1);
   int more = 0;
-  CHECK(nlwip_netif_poll(nif, 64, 1, &more) >= 1);
+  CHECK(nlwip_netif_poll(nif, 64, NLWIP_POLL_IRQ, &more) >= 1);
   CHECK_EQ(poll(&pfd, 1, 0), 0);   /* the poll cleared it */
   do n = peer_expect(r, sizeof r, 0x0806, 0, 2000, 1);
   while (n >= 42 && get16(r + 20) != 2);   /* lwIP's gratuitous ARP is a request */

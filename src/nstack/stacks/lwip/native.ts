@@ -11,6 +11,10 @@ export const PROTO_TCP = 6;
 /** What the hot calls return instead of throwing. */
 export const EAGAIN_RET = -11;
 
+/** NativeLwipNetif.poll() flags: the interrupt fd fired; stay masked when idle (busy poll). */
+export const POLL_IRQ = 1;
+export const POLL_SPIN = 2;
+
 /** Indexes of NativeLwipStack.shared. */
 export const SHARED_CHANGED = 0;
 export const SHARED_TX_QUEUED = 1;
@@ -51,8 +55,8 @@ export interface NativeLwipNetif {
   ip6(): Uint8Array[];
   linkUp(): number;
   linkDown(): void;
-  /** frames * 2 + more */
-  poll(budget: number, irq: boolean): number;
+  /** frames * 2 + more; flags: POLL_IRQ | POLL_SPIN */
+  poll(budget: number, flags: number): number;
   close(): void;
 }
 

@@ -3,14 +3,15 @@
  * interrupt fd is a member of the engine while the link is up; when it fires, one native call
  * takes a burst of frames into lwIP (and sends what lwIP answered). While frames keep coming
  * the interrupt stays masked and the netif is polled again on the next turn of the loop
- * (setImmediate); once a poll finds nothing it is armed again.
+ * (setImmediate), and for busyPollUs after the last frame (a reply that comes back soon is
+ * taken without a wake-up); then the interrupt is armed again.
  */
 import { MemifInterface } from '../../../memif/interface';
 import type { Engine } from '../../engine';
 import { EPOLLIN } from '../../constants';
 import { logger } from '../../log';
 import { formatIPv6, formatMac } from './addr';
-import { lwipNative, type NativeHalPort, type NativeLwipNetif, type NativeLwipStack } from './native';
+import { POLL_IRQ, POLL_SPIN, lwipNative, type NativeHalPort, type NativeLwipNetif, type NativeLwipStack } from './native';
 import type { ResolvedInterface } from './options';
 import type { MemifSocket } from '../../../memif/socket';
 
@@ -23,6 +24,8 @@ const POLL_BUDGET = 256;
 export interface NetifHost {
   readonly native: NativeLwipStack;
   readonly engine: Engine;
+  /** Keep polling this long after the last frame before sleeping on the interrupt (ms). */
+  readonly busyPollMs: number;
   /** Reports sockets whose readiness changed and schedules the transmit flush. */
   after(): void;
   /** The stack's memif socket for a path, opened on first use. */
@@ -52,6 +55,8 @@ export class LwipNetifDriver implements LwipNetif {
   #up = false;
   #irqFd = -1;
   #again: NodeJS.Immediate | null = null;
+  /** When the last poll found frames (performance.now()). */
+  #lastFrames = -Infinity;
   readonly #onConnect = (): void => this.#linkUp();
   readonly #onDisconnect = (): void => this.#linkDown();
   readonly #onIrq = (): void => this.#poll(true);
@@ -169,7 +174,10 @@ export class LwipNetifDriver implements LwipNetif {
   #poll(irq: boolean): void {
     const nat = this.#native;
     if (nat === null || !this.#up) return;
-    const r = nat.poll(POLL_BUDGET, irq);
+    const now = performance.now();
+    const spin = now - this.#lastFrames < this.#host.busyPollMs;
+    const r = nat.poll(POLL_BUDGET, (irq ? POLL_IRQ : 0) | (spin ? POLL_SPIN : 0));
+    if (r > 1) this.#lastFrames = now;
     this.#host.after();
     if ((r & 1) !== 0 && this.#again === null) this.#again = setImmediate(this.#onAgain);
   }
