@@ -142,6 +142,7 @@ export class LwipNetifDriver implements LwipNetif {
   #linkUp(): void {
     const nat = this.#native;
     if (nat === null) return;
+    this.#stopWatching(); // a new connection: the netif replaces the old fd
     const fd = nat.linkUp();
     if (fd >= 0) {
       this.#irqFd = fd;

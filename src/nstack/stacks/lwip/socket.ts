@@ -1,6 +1,6 @@
 /** The handle the lwIP stack gives the framework for one of its sockets (the `S` of
- * StackModule<S>): the native socket id plus what is reused on every call. */
-import type { Family, Protocol, SockAddr, StackEvents } from '../../stack';
+ * StackModule<S>): the native socket id and how it reports readiness. */
+import type { Family, Protocol, StackEvents } from '../../stack';
 
 export class LwipSocket {
   readonly id: number;
@@ -10,8 +10,6 @@ export class LwipSocket {
   /** The stack it belongs to (a handle of another stack instance is refused). */
   readonly owner: object;
   closed = false;
-  /** recv()'s result object, reused: read it before the next recv() on this socket. */
-  readonly result: { bytes: number; from: SockAddr };
 
   constructor(owner: object, id: number, protocol: Protocol, family: Family, events: StackEvents) {
     this.owner = owner;
@@ -19,6 +17,5 @@ export class LwipSocket {
     this.protocol = protocol;
     this.family = family;
     this.events = events;
-    this.result = { bytes: 0, from: { address: family === 6 ? '::' : '0.0.0.0', port: 0, family } };
   }
 }

@@ -334,9 +334,7 @@ export class LwipStackImpl implements LwipStack, NetifHost {
       this.after();
     }
     if (r === EAGAIN_RET) return null;
-    s.result.bytes = r;
-    this.#reader.read(this.#addrOut, 0, s.result.from);
-    return s.result;
+    return { bytes: r, from: this.#reader.read(this.#addrOut, 0) };
   }
 
   recvBatch(handle: unknown, list: DatagramList): number {
