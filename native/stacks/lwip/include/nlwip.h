@@ -78,6 +78,7 @@ enum nlwip_counter {
   NLWIP_C_TX_BURSTS,
   NLWIP_C_UDP_RX_DROPS,       /* datagrams dropped: receive queue full */
   NLWIP_C_WAKEUPS,            /* eventfd writes (lwIP's thread changed a socket) */
+  NLWIP_C_RX_SYN_DROPS,       /* TCP SYNs dropped: too many half-open connections */
   NLWIP_C_COUNT
 };
 

@@ -95,6 +95,11 @@ void nlwip__netif_flush(nlwip_netif_t *n);
 void nlwip__netif_remove(nlwip_netif_t *n);   /* under the lock */
 nlwip_netif_t *nlwip__netif_by_index(nlwip_stack_t *s, uint8_t zone);
 
+/* guard.c: half-open TCP connections a peer may create before we drop its SYNs. */
+#define NLWIP_HALF_OPEN_MAX 1024
+int nlwip__is_tcp_syn(const uint8_t *frame, uint32_t len);
+int nlwip__half_open(void);
+
 /* addr.c */
 int nlwip__to_ip(nlwip_stack_t *s, const nlwip_addr_t *a, ip_addr_t *out);
 void nlwip__from_ip(const ip_addr_t *ip, uint16_t port, nlwip_addr_t *out);

@@ -190,6 +190,7 @@ static int take_burst(nlwip_netif_t *n, uint16_t max) {
   int got = nhal_port_rx_burst(n->port, b, max);
   if (got <= 0) return 0;
   const uint32_t longest = n->nif.mtu + ETH_HDR_LEN + VLAN_TAG_LEN;
+  int syn_room = 0, syn_counted = 0;   /* half-open connections still allowed, once per burst */
   for (int i = 0; i < got; i++) {
     uint32_t len = b->pkt_len[i];
     frames[i] = NULL;
@@ -206,6 +207,17 @@ static int take_burst(nlwip_netif_t *n, uint16_t max) {
     for (uint16_t k = b->first[i]; k < b->first[i + 1]; k++) {
       memcpy(w, b->segs[k].data, b->segs[k].len);
       w += b->segs[k].len;
+    }
+    if (nlwip__is_tcp_syn(p->payload, len)) {
+      if (!syn_counted) {
+        syn_room = NLWIP_HALF_OPEN_MAX - nlwip__half_open();
+        syn_counted = 1;
+      }
+      if (syn_room-- <= 0) {
+        n->stack->counters[NLWIP_C_RX_SYN_DROPS]++;
+        pbuf_free(p);
+        continue;
+      }
     }
     frames[i] = p;
   }

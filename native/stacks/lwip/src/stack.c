@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lwip/priv/tcp_priv.h"
 
 /* lwIP is per process: its thread starts once and stays; one stack at a time uses it. */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -69,6 +70,16 @@ void nlwip_stack_destroy(nlwip_stack_t *s) {
     if (k->kind == SK_UDP) nlwip__udp_close(k);
     else nlwip__tcp_close(k, 1);   /* resets go out before the netifs do */
     nlwip__sock_free(k);
+  }
+  /* What closed sockets left to lwIP (closing handshakes, TIME_WAIT) and connections still
+   * half-open: reset too, so the next stack starts clean. */
+  for (struct tcp_pcb *p = tcp_active_pcbs, *next; p; p = next) {
+    next = p->next;
+    tcp_abort(p);
+  }
+  for (struct tcp_pcb *p = tcp_tw_pcbs, *next; p; p = next) {
+    next = p->next;
+    tcp_abort(p);
   }
   while (s->netifs) nlwip__netif_remove(s->netifs);   /* flushes first */
   nlwip__leave(s, 0);

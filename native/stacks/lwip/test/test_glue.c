@@ -9,6 +9,7 @@
  *  - a TCP connect emits a SYN; lwIP's own thread retransmits it while the owner makes no
  *    call (frames from that thread are sent at once); a reset from the peer makes the socket
  *    report ECONNREFUSED;
+ *  - a SYN flood holds at most 1024 half-open connections, later SYNs are dropped;
  *  - a datagram to our own address is delivered by lwIP's thread, which wakes the owner
  *    through the eventfd;
  *  - destroying the stack resets what is left and a new stack can be created. */
@@ -329,6 +330,45 @@ int main(void) {
   CHECK_EQ(nlwip_sock_error(s, t), 0);
   CHECK_OK(nlwip_close(s, t));
   CHECK_EQ(ready[t], 0);
+
+  /* A SYN flood: half-open connections stop at NLWIP_HALF_OPEN_MAX (1024), later SYNs are
+   * dropped and counted; every SYN taken is answered by a SYN-ACK. */
+  int l = nlwip_socket(s, NLWIP_TCP, 4);
+  nlwip_addr_t la80 = addr4(LWIP_IP, 80);
+  CHECK_OK(nlwip_bind(s, l, &la80));
+  CHECK_OK(nlwip_listen(s, l, 16));
+  static uint8_t synack_seen[1100];
+  int synacks = 0;
+  for (int base = 0; base < 1100; base += 50) {
+    for (int k = base; k < base + 50 && k < 1100; k++) {
+      n = eth(f, LWIP_MAC, 0x0800);
+      tcp = f + n + 20;
+      memset(tcp, 0, 20);
+      put16(tcp, (uint16_t)(10000 + k));
+      put16(tcp + 2, 80);
+      uint32_t seq = htonl(0x1000 + (uint32_t)k);
+      memcpy(tcp + 4, &seq, 4);
+      tcp[12] = 5 << 4;
+      tcp[13] = 0x02;   /* SYN */
+      put16(tcp + 14, 8192);
+      n += ip4(f + n, 6, LWIP_IP, 20);
+      put16(tcp + 16, l4sum(f + 14, tcp, 20));
+      n += 20;
+      peer_send(f, n);
+    }
+    nlwip_netif_poll(nif, 64, 0, &more);
+    while ((n = peer_recv(r, sizeof r, 50, 1)) > 0) {
+      if (n >= 54 && get16(r + 12) == 0x0800 && r[23] == 6 && (r[47] & 0x12) == 0x12) {
+        int k = get16(r + 36) - 10000;
+        if (k >= 0 && k < 1100 && !synack_seen[k]) synack_seen[k] = 1, synacks++;
+      }
+    }
+  }
+  uint64_t counters[NLWIP_C_COUNT];
+  nlwip_counters(s, counters);
+  CHECK_EQ(synacks, 1024);
+  CHECK_EQ(counters[NLWIP_C_RX_SYN_DROPS], 1100 - 1024);
+  CHECK_OK(nlwip_close(s, l));
 
   /* A datagram to ourselves is delivered by lwIP's thread: the eventfd wakes us. */
   nlwip_take_changed(s, pairs, 8);

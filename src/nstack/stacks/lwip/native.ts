@@ -20,7 +20,7 @@ export const SHARED_CHANGED = 0;
 export const SHARED_TX_QUEUED = 1;
 
 /** Indexes of NativeLwipStack.counters() (enum nlwip_counter). */
-export const COUNTER_NAMES = ['rxFrames', 'rxBadFrames', 'rxNoMem', 'txFrames', 'txBursts', 'udpRxDrops', 'wakeups'] as const;
+export const COUNTER_NAMES = ['rxFrames', 'rxBadFrames', 'rxNoMem', 'txFrames', 'txBursts', 'udpRxDrops', 'wakeups', 'rxSynDrops'] as const;
 
 /** enum nlwip_opt */
 export const OPTIONS = { reuseAddr: 1, noDelay: 2, keepAlive: 3, broadcast: 4, recvBufferSize: 5, sendBufferSize: 6, ttl: 7 } as const;
