@@ -2,7 +2,8 @@
  * The lwIP stack's API: options checked at the edge with the field named (in this process: no
  * stack is created), and in a child process (lwIP is per process; the runner's threads share
  * one) what every socket call returns or throws, readiness, loopback delivery woken from
- * lwIP's thread, batch receive, one stack per process, close and reopen.
+ * lwIP's thread, batch receive, one stack per process, close and reopen, a stack in a worker
+ * thread released when the worker is terminated.
  */
 import test from 'ava';
 import * as path from 'node:path';
@@ -54,7 +55,7 @@ test('an interface of another mode is refused', (t) => {
 
 const apiTest = lwipSkipReason === null ? test : test.skip;
 
-apiTest('socket calls, readiness, loopback wake-up, batch receive, one stack per process, close and reopen', async (t) => {
+apiTest('socket calls, readiness, loopback wake-up, batch receive, one stack per process, close and reopen, a worker\'s stack', async (t) => {
   const r = await runFixture('lwip-api.ts', { args: ['--path', path.join(tempDir(t), 'm.sock')], timeoutMs: 60_000 });
   t.is(r.code, 0, r.stderr);
   const got = lastJson<{ results: Record<string, unknown> }>(r).results;
@@ -102,5 +103,7 @@ apiTest('socket calls, readiness, loopback wake-up, batch receive, one stack per
     afterClose: 'InvalidStateError:ERR_NMEMIF_INVALID_STATE',
     socketAfterClose: 'StackError:EBADF',
     reopen: 'reopened',
+    workerStack: ['open', 'ERR_NMEMIF_INVALID_STATE'],
+    afterWorker: 'reopened',
   });
 });
