@@ -3,16 +3,37 @@
  *   rx: the peer sends N UDP datagrams (SIZE bytes of payload) in bursts of 64; lwIP polls
  *       them in and a socket takes them with nlwip_recv_batch.
  *   tx: nlwip_send N datagrams to the peer, nlwip_flush every 64; the peer drains its ring.
- * Usage: lwip_glue rx|tx N [SIZE]. Prints what it moved; exit status 1 if anything was lost. */
+ * Usage: lwip_glue rx|tx N [SIZE]. Prints what it moved; exit status 1 if anything was lost or
+ * it gave up (no progress for a second, or a minute in all). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nlwip.h"
 
 #define BURST 64
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Stops a loop that moves nothing for a second, or runs for a minute. */
+static int stuck(long moved) {
+  static long last = -1;
+  static double since, start;
+  double t = now_s();
+  if (last < 0) start = t;
+  if (moved != last) {
+    last = moved;
+    since = t;
+  }
+  return t - since > 1.0 || t - start > 60.0;
+}
 
 static nmif_loop_t *loop;
 static nmif_if_t *master, *peer;
@@ -37,7 +58,8 @@ static uint16_t csum(const uint8_t *p, size_t len) {
   return (uint16_t)~acc;
 }
 
-/* An Ethernet/IPv4/UDP frame from 10.90.0.2:5000 to 10.90.0.1:7000 (UDP checksum 0: none). */
+/* An Ethernet/IPv4/UDP frame from 10.90.0.2:5000 to 10.90.0.1:7000, with its UDP checksum
+ * (lwIP verifies it, as it would for any real peer). */
 static size_t frame(uint8_t *f, size_t payload) {
   static const uint8_t hdr[14] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0};
   memcpy(f, hdr, 14);
@@ -56,6 +78,13 @@ static size_t frame(uint8_t *f, size_t payload) {
   uint16_t ports[4] = {htons(5000), htons(7000), htons((uint16_t)(8 + payload)), 0};
   memcpy(udp, ports, 8);
   memset(udp + 8, 0x5a, payload);
+  uint32_t acc = 0;   /* pseudo header, then the datagram */
+  for (int k = 12; k < 20; k += 2) acc += (uint32_t)(ip[k] << 8 | ip[k + 1]);
+  acc += 17 + 8 + (uint32_t)payload;
+  for (size_t k = 0; k < 8 + payload; k += 2) acc += (uint32_t)(udp[k] << 8 | (k + 1 < 8 + payload ? udp[k + 1] : 0));
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  uint16_t uc = htons((uint16_t)~acc);
+  memcpy(udp + 6, &uc, 2);
   return 14 + 20 + 8 + payload;
 }
 
@@ -105,9 +134,9 @@ int main(int argc, char **argv) {
     ptrs[k] = frames[k];
   }
   long moved = 0;
-  int more;
+  int more, gave_up = 0;
   if (rx) {
-    while (moved < n) {
+    while (moved < n && !(gave_up = stuck(moved))) {
       int put = nmif_tx_copy(peer, 0, ptrs, lens, BURST);
       nlwip_netif_poll(nif, 256, NLWIP_POLL_SPIN, &more);
       int got;
@@ -128,7 +157,7 @@ int main(int argc, char **argv) {
     int r;
     while ((r = nmif_rx_burst(peer, 0, b, 256)) > 0) nmif_rx_release(peer, 0, (uint16_t)r);
     static uint8_t payload[2048];
-    while (moved < n) {
+    while (moved < n && !(gave_up = stuck(moved))) {
       for (int k = 0; k < BURST; k++) nlwip_send(s, u, payload, size, &to);
       nlwip_flush(s);
       while ((r = nmif_rx_burst(peer, 0, b, 256)) > 0) {
@@ -139,7 +168,8 @@ int main(int argc, char **argv) {
   }
   uint64_t c[NLWIP_C_COUNT];
   nlwip_counters(s, c);
-  printf("%s %ld datagrams of %zu bytes (lwIP rx frames %llu, tx frames %llu, udp drops %llu)\n", argv[1], moved, size,
+  printf("%s %ld datagrams of %zu bytes%s (lwIP rx frames %llu, tx frames %llu, udp drops %llu)\n", argv[1], moved, size,
+         gave_up ? ", gave up" : "",
          (unsigned long long)c[NLWIP_C_RX_FRAMES], (unsigned long long)c[NLWIP_C_TX_FRAMES], (unsigned long long)c[NLWIP_C_UDP_RX_DROPS]);
   nlwip_stack_destroy(s);
   nhal_port_destroy(port);
@@ -147,5 +177,5 @@ int main(int argc, char **argv) {
   nmif_socket_destroy(ms);
   nmif_loop_destroy(loop);
   unlink(path);
-  return c[NLWIP_C_UDP_RX_DROPS] ? 1 : 0;
+  return c[NLWIP_C_UDP_RX_DROPS] || gave_up ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 //   bridge       nmemif-bridge memif <-> net_null vs dpdk-testpmd --forward-mode=io, both directions
 //   bridge-callgrind  the same cases, instructions per forwarded packet (valgrind), ours vs testpmd
 //   lwip         lwIP over memif between two processes vs Node dgram/net over loopback (UDP one-way, echo, TCP)
+//   lwip-callgrind  instructions per datagram of the lwIP glue without Node (rx and tx)
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -16,6 +17,7 @@ const scenarios = {
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
   lwip: [process.execPath, ['--import', 'tsx', 'bench/lwip-udp.ts']],
+  'lwip-callgrind': [process.execPath, ['bench/lwip-callgrind.js']],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
