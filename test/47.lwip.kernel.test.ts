@@ -12,19 +12,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dpdkBuilt } from '../src/bridge';
 import { tempDir } from './helpers/memif';
+import { sh, which } from './helpers/system';
 import { START_MS, closePeer, lwipPeer, lwipSkipReason, sameStreams, type Flow } from './helpers/lwip';
 import { Peer } from './helpers/peer';
 import { ToolProcess, hasStackTrace } from './helpers/tools';
-
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', timeout: 5000 }).status === 0;
-}
-
-function sh(cmd: string, args: string[], timeout = 10_000): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: status ${r.status} ${r.signal ?? ''} ${r.error?.message ?? ''}\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
 
 function skipReason(): string | null {
   if (lwipSkipReason !== null) return lwipSkipReason;

@@ -244,54 +244,41 @@ export class LwipStackImpl implements LwipStack, NetifHost {
   }
 
   socket(protocol: Protocol, family: Family, events: StackEvents): LwipSocket {
-    const nat = this.native;
+    void this.native; // closed: InvalidStateError before anything else
     if (protocol !== 'udp' && protocol !== 'tcp') throw new InvalidArgumentError(`socket: protocol must be 'udp' or 'tcp', got ${String(protocol)}`);
     if (family !== 4 && family !== 6) throw new InvalidArgumentError(`socket: family must be 4 or 6, got ${String(family)}`);
     if (typeof events?.notify !== 'function') throw new InvalidArgumentError('socket: events must have a notify() function');
-    let id: number;
-    try {
-      id = nat.socket(protocol === 'udp' ? PROTO_UDP : PROTO_TCP, family);
-    } catch (err) {
-      throw stackError(err, 'socket');
-    }
+    const id = this.#call('socket', (nat) => nat.socket(protocol === 'udp' ? PROTO_UDP : PROTO_TCP, family));
     const s = new LwipSocket(this, id, protocol, family, events);
     this.#sockets[id] = s;
-    this.after();
     return s;
+  }
+
+  /** A call off the hot path: native errors become StackErrors, changes are reported after. */
+  #call<T>(what: string, fn: (nat: NativeLwipStack) => T): T {
+    try {
+      return fn(this.native);
+    } catch (err) {
+      throw stackError(err, what);
+    } finally {
+      this.after();
+    }
   }
 
   bind(handle: unknown, addr: SockAddr): void {
     const s = this.#sock(handle, 'bind');
-    try {
-      this.native.bind(s.id, addr.address, addr.port);
-    } catch (err) {
-      throw stackError(err, 'bind');
-    } finally {
-      this.after();
-    }
+    this.#call('bind', (nat) => nat.bind(s.id, addr.address, addr.port));
   }
 
   connect(handle: unknown, addr: SockAddr): void {
     const s = this.#sock(handle, 'connect');
-    try {
-      this.native.connect(s.id, addr.address, addr.port);
-    } catch (err) {
-      throw stackError(err, 'connect');
-    } finally {
-      this.after();
-    }
+    this.#call('connect', (nat) => nat.connect(s.id, addr.address, addr.port));
   }
 
   listen(handle: unknown, backlog: number): void {
     const s = this.#sock(handle, 'listen');
     if (!Number.isInteger(backlog) || backlog < 0) throw new InvalidArgumentError(`listen: backlog must be an integer >= 0, got ${String(backlog)}`);
-    try {
-      this.native.listen(s.id, backlog);
-    } catch (err) {
-      throw stackError(err, 'listen');
-    } finally {
-      this.after();
-    }
+    this.#call('listen', (nat) => nat.listen(s.id, backlog));
   }
 
   accept(handle: unknown, events: StackEvents): { socket: LwipSocket; peer: SockAddr } | null {
@@ -362,13 +349,7 @@ export class LwipStackImpl implements LwipStack, NetifHost {
     const s = this.#sock(handle, 'shutdown');
     const h = SHUT[how];
     if (h === undefined) throw new InvalidArgumentError(`shutdown: how must be 'read', 'write' or 'both', got ${String(how)}`);
-    try {
-      this.native.shutdown(s.id, h);
-    } catch (err) {
-      throw stackError(err, 'shutdown');
-    } finally {
-      this.after();
-    }
+    this.#call('shutdown', (nat) => nat.shutdown(s.id, h));
   }
 
   /** close(): the whole stack (recycle). close(socket): that socket. */
@@ -380,13 +361,7 @@ export class LwipStackImpl implements LwipStack, NetifHost {
     const s = this.#sock(handle, 'close');
     s.closed = true;
     this.#sockets[s.id] = undefined;
-    try {
-      this.native.closeSocket(s.id);
-    } catch (err) {
-      throw stackError(err, 'close');
-    } finally {
-      this.after();
-    }
+    this.#call('close', (nat) => nat.closeSocket(s.id));
   }
 
   getsockname(handle: unknown): SockAddr {
@@ -400,27 +375,17 @@ export class LwipStackImpl implements LwipStack, NetifHost {
   #name(handle: unknown, peer: boolean): SockAddr {
     const what = peer ? 'getpeername' : 'getsockname';
     const s = this.#sock(handle, what);
-    try {
-      this.native.sockname(s.id, peer, this.#addrOut);
-    } catch (err) {
-      throw stackError(err, what);
-    }
+    this.#call(what, (nat) => nat.sockname(s.id, peer, this.#addrOut));
     return this.#reader.read(this.#addrOut, 0);
   }
 
   getsockopt(handle: unknown, name: SockOpt | 'error'): number | string | boolean {
     const s = this.#sock(handle, 'getsockopt');
-    try {
-      if (name === 'error') return this.native.sockError(s.id);
-      const opt = OPTIONS[name];
-      if (opt === undefined) throw new InvalidArgumentError(`getsockopt: unknown option ${String(name)}`);
-      const v = this.native.getopt(s.id, opt);
-      return BOOLEAN_OPTS.has(name) ? v !== 0 : v;
-    } catch (err) {
-      throw stackError(err, 'getsockopt');
-    } finally {
-      this.after();
-    }
+    if (name === 'error') return this.#call('getsockopt', (nat) => nat.sockError(s.id));
+    const opt = OPTIONS[name];
+    if (opt === undefined) throw new InvalidArgumentError(`getsockopt: unknown option ${String(name)}`);
+    const v = this.#call('getsockopt', (nat) => nat.getopt(s.id, opt));
+    return BOOLEAN_OPTS.has(name) ? v !== 0 : v;
   }
 
   setsockopt(handle: unknown, name: SockOpt, value: number | boolean): void {
@@ -428,13 +393,7 @@ export class LwipStackImpl implements LwipStack, NetifHost {
     const opt = OPTIONS[name];
     if (opt === undefined) throw new InvalidArgumentError(`setsockopt: unknown option ${String(name)}`);
     if (typeof value !== 'boolean' && !Number.isInteger(value)) throw new InvalidArgumentError(`setsockopt: ${name} takes a boolean or an integer, got ${String(value)}`);
-    try {
-      this.native.setopt(s.id, opt, typeof value === 'boolean' ? Number(value) : value);
-    } catch (err) {
-      throw stackError(err, 'setsockopt');
-    } finally {
-      this.after();
-    }
+    this.#call('setsockopt', (nat) => nat.setopt(s.id, opt, typeof value === 'boolean' ? Number(value) : value));
   }
 
   // ---- readiness hooks ----------------------------------------------------------------------
