@@ -34,7 +34,6 @@ Napi::Function LwipNetif::Define(Napi::Env env, Napi::Function hal_port_ctor) {
                          InstanceMethod<&LwipNetif::LinkUp>("linkUp"),
                          InstanceMethod<&LwipNetif::LinkDown>("linkDown"),
                          InstanceMethod<&LwipNetif::Poll>("poll"),
-                         InstanceMethod<&LwipNetif::Close>("close"),
                      },
                      ctor);
 }
@@ -42,8 +41,8 @@ Napi::Function LwipNetif::Define(Napi::Env env, Napi::Function hal_port_ctor) {
 LwipNetif::LwipNetif(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LwipNetif>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[2].IsObject()) throw Napi::TypeError::New(env, "expected (stack, port, options)");
-  stack_ = LwipStack::Unwrap(info[0].As<Napi::Object>());
-  nlwip_stack_t* s = stack_->Live(env);
+  LwipStack* stack = LwipStack::Unwrap(info[0].As<Napi::Object>());
+  nlwip_stack_t* s = stack->Live(env);
   auto* hal_port_ctor = static_cast<Napi::FunctionReference*>(info.Data());
   nlwip_netif_args_t a{};
   a.port = LwipQueuePort(env, info[1], hal_port_ctor->Value());
@@ -62,25 +61,20 @@ LwipNetif::LwipNetif(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LwipNeti
   if (r < 0) ThrowErrno(env, -r, "nlwip_netif_add");
   stack_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
   port_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
-  stack_->Adopt(this);
-  Ref();  // until close() or the stack's close()
+  stack->Adopt(this);
+  Ref();  // until the stack's close()
 }
 
 LwipNetif::~LwipNetif() = default;  // a live netif references itself
 
-// Drops the references that kept the stack, the port and ourselves alive.
-void LwipNetif::Release() {
-  netif_ = nullptr;
-  stack_ = nullptr;
-  stack_ref_.Reset();
-  port_ref_.Reset();
-  Unref();
-}
-
 void LwipNetif::Orphan(bool env_gone) {
   if (netif_ == nullptr) return;
   netif_ = nullptr;  // freed by nlwip_stack_destroy
-  if (!env_gone) Release();
+  if (env_gone) return;
+  // Drop what kept the stack, the port and ourselves alive.
+  stack_ref_.Reset();
+  port_ref_.Reset();
+  Unref();
 }
 
 nlwip_netif_t* LwipNetif::Live(Napi::Env env) const {
@@ -119,15 +113,6 @@ Napi::Value LwipNetif::Poll(const Napi::CallbackInfo& info) {
   int more = 0;
   int got = nlwip_netif_poll(n, ArgUint32(info, 0, "budget"), static_cast<int>(ArgUint32(info, 1, "flags")), &more);
   return Napi::Number::New(info.Env(), got * 2 + more);
-}
-
-Napi::Value LwipNetif::Close(const Napi::CallbackInfo& info) {
-  if (netif_) {
-    nlwip_netif_remove(netif_);
-    stack_->Forget(this);
-    Release();
-  }
-  return info.Env().Undefined();
 }
 
 }  // namespace nmemif

@@ -6,9 +6,9 @@
 //   n.linkDown()
 //   n.poll(budget, flags) -> frames * 2 + more (flags: 1 the fd fired, 2 stay masked when idle;
 //                            more: poll again soon, the interrupt is masked)
-//   n.close()
 //
-// The netif holds the stack and the port objects; closing the stack orphans it.
+// The netif holds the stack and the port objects; closing the stack removes it and orphans
+// this object.
 #ifndef NMEMIF_BINDING_LWIP_NETIF_H
 #define NMEMIF_BINDING_LWIP_NETIF_H
 
@@ -33,17 +33,14 @@ class LwipNetif : public Napi::ObjectWrap<LwipNetif> {
 
  private:
   nlwip_netif_t* Live(Napi::Env env) const;
-  void Release();
 
   Napi::Value GetName(const Napi::CallbackInfo& info);
   Napi::Value Ip6(const Napi::CallbackInfo& info);
   Napi::Value LinkUp(const Napi::CallbackInfo& info);
   Napi::Value LinkDown(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
 
   nlwip_netif_t* netif_ = nullptr;
-  LwipStack* stack_ = nullptr;
   Napi::ObjectReference stack_ref_;
   Napi::ObjectReference port_ref_;
 };

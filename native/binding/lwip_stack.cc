@@ -74,15 +74,6 @@ void LwipStack::Destroy() {
   stack_ = nullptr;
 }
 
-void LwipStack::Forget(LwipNetif* n) {
-  for (auto it = netifs_.begin(); it != netifs_.end(); ++it) {
-    if (*it == n) {
-      netifs_.erase(it);
-      return;
-    }
-  }
-}
-
 nlwip_stack_t* LwipStack::Live(Napi::Env env) const {
   if (!stack_) throw Napi::Error::New(env, "the lwIP stack is closed");
   return stack_;

@@ -33,7 +33,6 @@ class LwipStack : public Napi::ObjectWrap<LwipStack> {
 
   nlwip_stack_t* Live(Napi::Env env) const;
   void Adopt(LwipNetif* n) { netifs_.push_back(n); }
-  void Forget(LwipNetif* n);
 
  private:
   static void OnEnvCleanup(void* arg);

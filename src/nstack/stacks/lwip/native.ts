@@ -57,7 +57,6 @@ export interface NativeLwipNetif {
   linkDown(): void;
   /** frames * 2 + more; flags: POLL_IRQ | POLL_SPIN */
   poll(budget: number, flags: number): number;
-  close(): void;
 }
 
 export interface NativeHalPort {

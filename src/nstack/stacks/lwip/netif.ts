@@ -109,7 +109,7 @@ export class LwipNetifDriver implements LwipNetif {
     return this.#iface;
   }
 
-  /** Stops watching the link (first step of closing; the native netif stays). */
+  /** Stops watching the link (the stack's first step of closing; the native netif stays). */
   detach(): void {
     this.#iface.off('connect', this.#onConnect);
     this.#iface.off('disconnect', this.#onDisconnect);
@@ -117,20 +117,12 @@ export class LwipNetifDriver implements LwipNetif {
     this.#up = false;
   }
 
-  /** After the native netif is gone (closed, or with its stack): the port and the queue. */
+  /** After the native netif is gone with its stack: the port, and the queue or interface. */
   release(): void {
     this.#native = null;
     this.#port?.close();
     this.#port = null;
     this.#releaseIface();
-  }
-
-  /** Removes this netif alone (the stack stays). */
-  close(): void {
-    if (this.#native === null) return;
-    this.detach();
-    this.#native.close();
-    this.release();
   }
 
   #releaseIface(): void {

@@ -147,6 +147,7 @@ export class LwipStackImpl implements LwipStack, NetifHost {
   }
 
   addInterface(options: LwipInterfaceOptions): LwipNetif {
+    void this.native; // closed: InvalidStateError, before a memif socket is opened
     const r = resolveInterface(options);
     const n = new LwipNetifDriver(this, r);
     this.#netifs.push(n);
