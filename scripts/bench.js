@@ -6,6 +6,7 @@
 //   bridge-callgrind  the same cases, instructions per forwarded packet (valgrind), ours vs testpmd
 //   lwip         lwIP over memif between two processes vs Node dgram/net over loopback (UDP one-way, echo, TCP)
 //   lwip-callgrind  instructions per datagram of the lwIP glue without Node (rx and tx)
+//   lwip-hop     frames into lwIP under its lock on the polling thread vs through lwIP's own thread
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -18,6 +19,7 @@ const scenarios = {
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
   lwip: [process.execPath, ['--import', 'tsx', 'bench/lwip-udp.ts']],
   'lwip-callgrind': [process.execPath, ['bench/lwip-callgrind.js']],
+  'lwip-hop': [path.join(root, 'build', 'bench', 'lwip_hop'), []],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
