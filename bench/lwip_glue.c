@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
   long n = atol(argv[2]);
   size_t size = argc > 3 ? (size_t)atol(argv[3]) : 64;
   char path[64];
-  snprintf(path, sizeof path, "/tmp/nlwip-bench-%d.sock", getpid());
+  snprintf(path, sizeof path, "@nlwip-bench-%d", getpid());   /* abstract: no file to clean up */
   nmif_loop_create(&loop);
   nmif_socket_args_t sa = {.path = path, .fd_update = nmif_loop_fd_update, .fd_update_ctx = loop};
   nmif_socket_t *ms, *cs;
@@ -176,6 +176,5 @@ int main(int argc, char **argv) {
   nmif_socket_destroy(cs);
   nmif_socket_destroy(ms);
   nmif_loop_destroy(loop);
-  unlink(path);
   return c[NLWIP_C_UDP_RX_DROPS] || gave_up ? 1 : 0;
 }
