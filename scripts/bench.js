@@ -6,6 +6,9 @@
 //   bridge-callgrind  the same cases, instructions per forwarded packet (valgrind), ours vs testpmd
 //   startup      what require('nmemif') / import add to node -e 0 (the compiled package in dist/)
 //   nstack       nStack sockets (kernel, lwIP/memif) vs node:dgram/net: UDP one-way, UDP echo, TCP stream
+//   lwip         lwIP over memif between two processes vs Node dgram/net over loopback (UDP one-way, echo, TCP)
+//   lwip-callgrind  instructions per datagram of the lwIP glue without Node (rx and tx)
+//   lwip-hop     frames into lwIP under its lock on the polling thread vs through lwIP's own thread
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -18,6 +21,9 @@ const scenarios = {
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
   startup: [process.execPath, ['bench/startup.js']],
   nstack: [process.execPath, ['--import', 'tsx', 'bench/nstack.ts']],
+  lwip: [process.execPath, ['--import', 'tsx', 'bench/lwip-udp.ts']],
+  'lwip-callgrind': [process.execPath, ['bench/lwip-callgrind.js']],
+  'lwip-hop': [path.join(root, 'build', 'bench', 'lwip_hop'), []],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
