@@ -38,16 +38,10 @@ static int stuck(long moved) {
 static nmif_loop_t *loop;
 static nmif_if_t *master, *peer;
 static int master_up, peer_up;
-static nhal_gate_t gate;
+static nmif_lease_t *lease;   /* the master's queue 0, lent to the lwIP netif's port */
 
-static void on_master_connect(nmif_if_t *i, void *u) {
-  master_up = 1;
-  nhal_gate_open(&gate);
-}
-static void on_master_disconnect(nmif_if_t *i, const char *r, void *u) {
-  master_up = 0;
-  nhal_gate_close(&gate);
-}
+static void on_master_connect(nmif_if_t *i, void *u) { master_up = 1; }
+static void on_master_disconnect(nmif_if_t *i, const char *r, void *u) { master_up = 0; }
 static void on_peer_connect(nmif_if_t *i, void *u) { peer_up = 1; }
 static void on_peer_disconnect(nmif_if_t *i, const char *r, void *u) { peer_up = 0; }
 
@@ -103,9 +97,10 @@ int main(int argc, char **argv) {
   nmif_socket_t *ms, *cs;
   nmif_socket_create(&ms, &sa);
   nmif_socket_create(&cs, &sa);
-  nhal_gate_init(&gate);
   nmif_if_args_t ma = {.id = 1, .is_master = 1, .on_connect = on_master_connect, .on_disconnect = on_master_disconnect};
   nmif_if_create(ms, &master, &ma);
+  nmif_lease_args_t la = {.qid = 0, .rx_mode = NMIF_RX_POLLING};
+  nmif_lease_create(master, &la, &lease);
   nmif_if_args_t sl = {.id = 1, .on_connect = on_peer_connect, .on_disconnect = on_peer_disconnect};
   nmif_if_create(cs, &peer, &sl);
   nmif_set_rx_mode(peer, 0, NMIF_RX_POLLING);
@@ -116,7 +111,7 @@ int main(int argc, char **argv) {
   static nhal_stats_t stats;
   nhal_port_t *port;
   nlwip_stack_create(&s);
-  nhal_memif_port_create(&port, "lwip", master, 0, &nhal_gate_ops, &gate, &stats);
+  nhal_memif_port_create(&port, "lwip", lease, &stats);
   nlwip_netif_args_t na = {.port = port, .mac = {2, 0, 0, 0, 0, 1}, .has_ip4 = 1, .ip4 = {10, 90, 0, 1}, .mask4 = {255, 255, 255, 0}};
   nlwip_netif_add(s, &nif, &na);
   nlwip_netif_link_up(nif);
@@ -173,6 +168,7 @@ int main(int argc, char **argv) {
          (unsigned long long)c[NLWIP_C_RX_FRAMES], (unsigned long long)c[NLWIP_C_TX_FRAMES], (unsigned long long)c[NLWIP_C_UDP_RX_DROPS]);
   nlwip_stack_destroy(s);
   nhal_port_destroy(port);
+  nmif_lease_unref(lease);
   nmif_socket_destroy(cs);
   nmif_socket_destroy(ms);
   nmif_loop_destroy(loop);

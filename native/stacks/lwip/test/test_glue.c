@@ -32,16 +32,11 @@ static const uint8_t PEER_IP[4] = {10, 9, 0, 2};
 static nmif_loop_t *loop;
 static nmif_if_t *master, *peer;
 static int master_up, peer_up;
-static nhal_gate_t gate;
+static nmif_lease_t *lease;   /* the master's queue 0, lent to the lwIP netif's port */
 
-static void on_master_connect(nmif_if_t *i, void *u) {
-  master_up = 1;
-  nhal_gate_open(&gate);
-}
-static void on_master_disconnect(nmif_if_t *i, const char *r, void *u) {
-  master_up = 0;
-  nhal_gate_close(&gate);
-}
+/* The lease's gate is libmemif's business: nothing to open or close here. */
+static void on_master_connect(nmif_if_t *i, void *u) { master_up = 1; }
+static void on_master_disconnect(nmif_if_t *i, const char *r, void *u) { master_up = 0; }
 static void on_peer_connect(nmif_if_t *i, void *u) { peer_up = 1; }
 static void on_peer_disconnect(nmif_if_t *i, const char *r, void *u) { peer_up = 0; }
 
@@ -146,14 +141,14 @@ static void make_link(const char *path) {
   nmif_socket_t *ms, *cs;
   CHECK_OK(nmif_socket_create(&ms, &sa));
   CHECK_OK(nmif_socket_create(&cs, &sa));
-  nhal_gate_init(&gate);
   nmif_if_args_t ma = {.id = 1, .is_master = 1, .on_connect = on_master_connect, .on_disconnect = on_master_disconnect};
   CHECK_OK(nmif_if_create(ms, &master, &ma));
   nmif_if_args_t sl = {.id = 1, .is_master = 0, .on_connect = on_peer_connect, .on_disconnect = on_peer_disconnect};
   CHECK_OK(nmif_if_create(cs, &peer, &sl));
   CHECK_OK(nmif_set_rx_mode(peer, 0, NMIF_RX_POLLING));
-  /* The lwIP side's eventfd is waited on by us, not by the loop. */
-  CHECK_OK(nmif_set_rx_watch(master, 0, 0));
+  /* Lent to the lwIP side, which polls and waits on the eventfd itself (not the loop). */
+  nmif_lease_args_t la = {.qid = 0, .rx_mode = NMIF_RX_POLLING};
+  CHECK_OK(nmif_lease_create(master, &la, &lease));
   for (int k = 0; k < 500 && !(master_up && peer_up); k++) nmif_loop_run(loop, 10);
   CHECK(master_up && peer_up);
 }
@@ -181,7 +176,7 @@ int main(void) {
 
   static nhal_stats_t stats;
   nhal_port_t *port;
-  CHECK_OK(nhal_memif_port_create(&port, "lwip0", master, 0, &nhal_gate_ops, &gate, &stats));
+  CHECK_OK(nhal_memif_port_create(&port, "lwip0", lease, &stats));
   nlwip_netif_args_t na = {.port = port, .mtu = 1500, .has_ip4 = 1};
   memcpy(na.mac, LWIP_MAC, 6);
   memcpy(na.ip4, LWIP_IP, 4);
@@ -384,13 +379,13 @@ int main(void) {
   CHECK(memcmp(data, "loop", 4) == 0 && src.port == 7000);
   CHECK_EQ(nlwip_recv(s, u, data, sizeof data, &src), -EAGAIN);
 
-  /* Destroy with sockets open; a new stack takes lwIP over. */
-  close(irq);
+  /* Destroy with sockets open (the netif owns the irq fd); a new stack takes lwIP over. */
   nlwip_stack_destroy(s);
   CHECK_OK(nlwip_stack_create(&s));
   CHECK_OK(nlwip_netif_add(s, &nif, &na));
   nlwip_stack_destroy(s);
   nhal_port_destroy(port);
+  nmif_lease_unref(lease);
   nmif_loop_destroy(loop);
   printf("ok\n");
   return 0;
