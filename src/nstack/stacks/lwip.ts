@@ -22,6 +22,7 @@ export function lwipAvailable(): boolean {
   return nativeUnavailableReason() === '';
 }
 
+/** Why the lwIP stack cannot be used here ('' when it can). */
 export function lwipUnavailableReason(): string {
   return nativeUnavailableReason();
 }

@@ -65,6 +65,7 @@ struct nlwip_stack {
   int wake_written;             /* the eventfd holds a count not read yet */
   int in_call;                  /* the owner holds the core lock through nlwip__enter */
   nlwip_netif_t *netifs;
+  nlwip_netif_t *removed;       /* out of lwIP, freed by nlwip__reap once lwIP's thread is past them */
   nlwip_shared_t shared;
   uint64_t counters[NLWIP_C_COUNT];
   uint32_t n_changed;
@@ -92,7 +93,10 @@ nlwip_sock_t *nlwip__sock_get(nlwip_stack_t *s, int id);
 
 /* netif.c */
 void nlwip__netif_flush(nlwip_netif_t *n);
-void nlwip__netif_remove(nlwip_netif_t *n);   /* under the lock */
+void nlwip__netif_remove(nlwip_netif_t *n);   /* under the lock; the memory goes in nlwip__reap */
+/* Without the lock: frees removed netifs once lwIP's thread has run every callback queued
+ * before (a loopback netif_poll may still point at one). */
+void nlwip__reap(nlwip_stack_t *s);
 nlwip_netif_t *nlwip__netif_by_index(nlwip_stack_t *s, uint8_t zone);
 
 /* guard.c: half-open TCP connections a peer may create before we drop its SYNs. */

@@ -146,6 +146,7 @@ int nlwip_netif_add(nlwip_stack_t *s, nlwip_netif_t **out, const nlwip_netif_arg
 void nlwip__netif_remove(nlwip_netif_t *n) {
   nlwip_stack_t *s = n->stack;
   nlwip__netif_flush(n);
+  netif_poll(&n->nif);   /* loopback frames still queued are delivered while the netif exists */
   netif_set_down(&n->nif);
   netif_remove(&n->nif);
   if (n->irq_fd >= 0) close(n->irq_fd);
@@ -156,7 +157,8 @@ void nlwip__netif_remove(nlwip_netif_t *n) {
     }
   }
   if (netif_default == NULL && s->netifs) netif_set_default(&s->netifs->nif);
-  free(n);
+  n->next = s->removed;
+  s->removed = n;
 }
 
 void nlwip_netif_remove(nlwip_netif_t *n) {
@@ -164,6 +166,7 @@ void nlwip_netif_remove(nlwip_netif_t *n) {
   nlwip__enter(s);
   nlwip__netif_remove(n);
   nlwip__leave(s, 1);
+  nlwip__reap(s);
 }
 
 const char *nlwip_netif_name(const nlwip_netif_t *n) { return n->name; }

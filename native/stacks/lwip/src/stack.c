@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/tcpip.h"
 
 /* lwIP is per process: its thread starts once and stays; one stack at a time uses it. */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -83,6 +84,7 @@ void nlwip_stack_destroy(nlwip_stack_t *s) {
   }
   while (s->netifs) nlwip__netif_remove(s->netifs);   /* flushes first */
   nlwip__leave(s, 0);
+  nlwip__reap(s);
   close(s->wake_fd);
   free(s->changed);
   free(s->free_ids);
@@ -92,6 +94,35 @@ void nlwip_stack_destroy(nlwip_stack_t *s) {
   live = NULL;
   pthread_mutex_unlock(&start_mu);
   free(s);
+}
+
+/* A callback through lwIP's mailbox: once it ran, so did every callback queued before it. */
+struct barrier {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+};
+
+static void barrier_pass(void *arg) {
+  struct barrier *b = arg;
+  pthread_mutex_lock(&b->mu);
+  b->done = 1;
+  pthread_cond_signal(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+}
+
+void nlwip__reap(nlwip_stack_t *s) {
+  if (!s->removed) return;
+  struct barrier b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  if (tcpip_callback(barrier_pass, &b) != ERR_OK) return;   /* no memory: keep them for the next reap */
+  pthread_mutex_lock(&b.mu);
+  while (!b.done) pthread_cond_wait(&b.cv, &b.mu);
+  pthread_mutex_unlock(&b.mu);
+  while (s->removed) {
+    nlwip_netif_t *n = s->removed;
+    s->removed = n->next;
+    free(n);
+  }
 }
 
 int nlwip_wake_fd(const nlwip_stack_t *s) { return s->wake_fd; }
