@@ -12,7 +12,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const scenarios = {
   'ts-forward': [process.execPath, ['--import', 'tsx', '--expose-gc', 'bench/ts-forward.ts']],
-  'c-vs-dpdk': [process.execPath, ['bench/run-c-vs-dpdk.js']],
+  'c-vs-dpdk': [process.execPath, ['--import', 'tsx', 'bench/run-c-vs-dpdk.js']],
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
   'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
   startup: [process.execPath, ['bench/startup.js']],
