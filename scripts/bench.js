@@ -14,7 +14,7 @@ const scenarios = {
   'ts-forward': [process.execPath, ['--import', 'tsx', '--expose-gc', 'bench/ts-forward.ts']],
   'c-vs-dpdk': [process.execPath, ['--import', 'tsx', 'bench/run-c-vs-dpdk.js']],
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
-  'bridge-callgrind': [process.execPath, ['bench/bridge-callgrind.js']],
+  'bridge-callgrind': [process.execPath, ['--import', 'tsx', 'bench/bridge-callgrind.js']],
   startup: [process.execPath, ['bench/startup.js']],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
