@@ -15,7 +15,7 @@ const scenarios = {
   'c-vs-dpdk': [process.execPath, ['--import', 'tsx', 'bench/run-c-vs-dpdk.js']],
   bridge: [process.execPath, ['--import', 'tsx', 'bench/bridge.ts']],
   'bridge-callgrind': [process.execPath, ['--import', 'tsx', 'bench/bridge-callgrind.js']],
-  startup: [process.execPath, ['bench/startup.js']],
+  startup: [process.execPath, ['--import', 'tsx', 'bench/startup.js']],
 };
 const picked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const extra = process.argv.slice(2).filter((a) => a.startsWith('-'));
