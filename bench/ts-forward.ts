@@ -214,15 +214,20 @@ async function main(): Promise<void> {
       }
     }
     const summary: Record<string, unknown> = { bench: 'ts-forward', machine: env, quiet: null, cpus: os.cpus().length, runs: args.runs, seconds: args.seconds, sizes: {} };
-    console.log('\nframe  forwarder    median      min       max     vs c-swap');
+    console.log('\nframe  forwarder    median      min       max     vs c-swap (of medians; per round: median [min..max])');
     for (const size of args.sizes) {
       const row: Record<string, unknown> = {};
       const c = results[size]['c-swap'] ? median(results[size]['c-swap']) : NaN;
       for (const kind of kinds) {
         const v = results[size][kind];
         const m = median(v);
-        row[kind] = { median: m, min: Math.min(...v), max: Math.max(...v), ratioToC: m / c, bufferSize: bufferSizeFor(size) };
-        console.log(`${String(size).padStart(5)}  ${kind.padEnd(11)} ${fmt(m).padStart(10)} ${fmt(Math.min(...v)).padStart(10)} ${fmt(Math.max(...v)).padStart(10)}   ${Number.isNaN(c) ? '-' : (m / c).toFixed(2) + 'x'}`);
+        // Runs of one round are back to back (A B C), so their ratio is the least drifted one.
+        const cs = results[size]['c-swap'];
+        const perRound = cs ? v.map((x, r) => x / cs[r]) : [];
+        const pr = perRound.length ? { median: median(perRound), min: Math.min(...perRound), max: Math.max(...perRound) } : null;
+        row[kind] = { median: m, min: Math.min(...v), max: Math.max(...v), ratioToC: m / c, ratioToCPerRound: pr, bufferSize: bufferSizeFor(size) };
+        const ratio = Number.isNaN(c) ? '-' : `${(m / c).toFixed(2)}x (${pr!.median.toFixed(2)} [${pr!.min.toFixed(2)}..${pr!.max.toFixed(2)}])`;
+        console.log(`${String(size).padStart(5)}  ${kind.padEnd(11)} ${fmt(m).padStart(10)} ${fmt(Math.min(...v)).padStart(10)} ${fmt(Math.max(...v)).padStart(10)}   ${ratio}`);
       }
       (summary.sizes as Record<string, unknown>)[size] = row;
     }

@@ -37,7 +37,7 @@ export interface CVsDpdkJson extends Common {
 /** npm run bench -- ts-forward: forwarders measured by one nmif-perf peer (frames back, pps). */
 export interface TsForwardJson extends Common {
   bench: 'ts-forward';
-  sizes: Record<string, Partial<Record<'ts-swap' | 'ts-macswap' | 'c-swap', Stat & { ratioToC: number }>>>;
+  sizes: Record<string, Partial<Record<'ts-swap' | 'ts-macswap' | 'c-swap', Stat & { ratioToC: number; ratioToCPerRound?: Stat | null }>>>;
 }
 
 /** npm run bench -- bridge: nmemif-bridge vs testpmd io, memif <-> net_null (pps). */
