@@ -25,7 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { Teardowns, Testpmd, waitListening } = require('../test/helpers/testpmd');
 const { machine } = require('./lib/machine');
-const { QuietGate, QUIET_USAGE, takeQuietArgs } = require('./lib/quiet');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
 
 const ROOT = path.resolve(__dirname, '..');
 const HAL = path.join(ROOT, 'build', 'bench', 'hal_forward');
@@ -35,14 +35,8 @@ const USAGE = `usage: node --import tsx bench/bridge-callgrind.js [--sizes 64,15
 ${QUIET_USAGE}`;
 
 function parseArgs(args) {
-  let taken;
-  try {
-    taken = takeQuietArgs(args);
-  } catch (e) {
-    fail(`${e.message}\n${USAGE}`);
-  }
-  const argv = taken.rest;
-  const o = { sizes: [64, 1500], seconds: 8, quiet: taken.quiet };
+  const { quiet, rest: argv } = quietArgsOrExit(args, 'bridge-callgrind', USAGE);
+  const o = { sizes: [64, 1500], seconds: 8, quiet };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     if (a === '--sizes') o.sizes = String(argv[++k]).split(',').map(Number);

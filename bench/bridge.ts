@@ -36,7 +36,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Teardowns, Testpmd, waitListening } from '../test/helpers/testpmd';
 import { machine } from './lib/machine';
-import { QuietGate, QUIET_USAGE, takeQuietArgs, type QuietOptions } from './lib/quiet';
+import { QuietGate, QUIET_USAGE, quietArgsOrExit, type QuietOptions } from './lib/quiet';
 
 const root = path.resolve(__dirname, '..');
 const perfBin = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
@@ -65,14 +65,8 @@ ${QUIET_USAGE}
   --help          this text`;
 
 function parseArgs(args: string[]): Args {
-  let taken: ReturnType<typeof takeQuietArgs>;
-  try {
-    taken = takeQuietArgs(args);
-  } catch (e) {
-    fail(`${(e as Error).message}\n${USAGE}`);
-  }
-  const argv = taken.rest;
-  const o: Args = { runs: 3, seconds: 3, sizes: [64, 1500], burst: 64, pin: false, json: null, only: null, quiet: taken.quiet };
+  const { quiet, rest: argv } = quietArgsOrExit(args, 'bench/bridge', USAGE);
+  const o: Args = { runs: 3, seconds: 3, sizes: [64, 1500], burst: 64, pin: false, json: null, only: null, quiet };
   const num = (name: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < lo || n > hi) fail(`${name} wants ${lo}..${hi}, got '${v}'\n${USAGE}`);

@@ -24,7 +24,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { QuietGate, QUIET_USAGE, takeQuietArgs } = require('./lib/quiet');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
 const { machine } = require('./lib/machine');
 const { MAX_FRAME, bufferSizeFor } = require('./lib/sizes');
 const { testpmdPair } = require('./lib/testpmd-pair');
@@ -80,14 +80,8 @@ function fail(msg, code = 2) {
 }
 
 function parseArgs(args) {
-  let taken;
-  try {
-    taken = takeQuietArgs(args);
-  } catch (e) {
-    fail(`${e.message}\n${USAGE}`);
-  }
-  const argv = taken.rest;
-  const o = { ...DEFAULTS, quiet: taken.quiet };
+  const { quiet, rest: argv } = quietArgsOrExit(args, 'run-c-vs-dpdk', USAGE);
+  const o = { ...DEFAULTS, quiet };
   const num = (name, v, lo, hi) => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < lo || n > hi)

@@ -23,9 +23,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { machine } = require('./lib/machine');
-const { QuietGate, takeQuietArgs } = require('./lib/quiet');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
 
-const { quiet: quietOptions, rest } = takeQuietArgs(process.argv.slice(2));
+const USAGE = `usage: node --import tsx bench/startup.js [--rounds 21] [--package DIR]...\n${QUIET_USAGE}`;
+const { quiet: quietOptions, rest } = quietArgsOrExit(process.argv.slice(2), 'startup', USAGE);
 const { values } = parseArgs({ args: rest, options: { rounds: { type: 'string', default: '21' }, package: { type: 'string', multiple: true } } });
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 5) {

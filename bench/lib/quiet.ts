@@ -56,6 +56,16 @@ export function takeQuietArgs(argv: readonly string[]): { quiet: QuietOptions; r
   return { quiet, rest };
 }
 
+/** takeQuietArgs for a command line: a bad value ends the process with usage and exit status 2. */
+export function quietArgsOrExit(argv: readonly string[], who: string, usage: string): { quiet: QuietOptions; rest: string[] } {
+  try {
+    return takeQuietArgs(argv);
+  } catch (e) {
+    process.stderr.write(`${who}: ${(e as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+}
+
 /** CPU tick counters at one moment (USER_HZ ticks, summed over all CPUs). */
 export interface LoadSample {
   /** Every tick the CPUs spent, idle included. */
