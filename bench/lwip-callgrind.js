@@ -4,19 +4,22 @@
  * lwip-callgrind: instructions per datagram of the lwIP glue without Node (build/bench/lwip_glue:
  * lwIP on one side of a memif pair, a raw memif peer on the other, one process).
  *
- *   node bench/lwip-callgrind.js [--sizes 64,1472] [--counts 20000,40000]
+ *   node --import tsx bench/lwip-callgrind.js [--sizes 64,1472] [--counts 20000,40000]
  *
  *   rx  peer -> memif -> netif poll -> lwIP (Ethernet, IPv4, UDP) -> socket queue -> recv_batch
  *   tx  send (lwIP UDP, IPv4, ARP, Ethernet) -> flush (one memif burst per 64) -> peer
  * Each case runs twice under valgrind --tool=callgrind with two counts; the cost per datagram
  * is the difference of the totals over the difference of the counts (set-up cancels out). The
  * peer's own work (tx_copy for rx, rx_burst for tx) is included and shown apart. Wall-clock rates
- * swing on this 2-vCPU machine; instruction counts do not. Last line: one JSON object.
+ * swing on this 2-vCPU machine; instruction counts do not, so a busy machine is recorded in the
+ * JSON (bench/lib/quiet.ts) but not refused. Last line: one JSON object.
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { machine } = require('./lib/machine');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
 
 const GLUE = path.join(__dirname, '..', 'build', 'bench', 'lwip_glue');
 
@@ -51,7 +54,9 @@ function profile(mode, count, size, dir) {
 }
 
 function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const { quiet: quietOptions, rest } = quietArgsOrExit(process.argv.slice(2), 'lwip-callgrind', `usage: node --import tsx bench/lwip-callgrind.js [--sizes 64,1472] [--counts 20000,40000]\n${QUIET_USAGE}`);
+  const o = parseArgs(rest);
+  const quiet = QuietGate.open('lwip-callgrind', quietOptions, { refuse: false });
   if (!fs.existsSync(GLUE)) fail(`${GLUE} is missing (built with the tree when lwIP is found)`);
   if (spawnSync('sh', ['-c', 'command -v valgrind']).status !== 0) fail('valgrind is not installed');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmemif-lwip-cg-'));
@@ -75,7 +80,9 @@ function main() {
   for (const r of rows) {
     console.log(`  ${r.mode} ${String(r.size).padStart(5)} B  ${r.perDatagram} in all; ${r.lwip} in lwIP (${r.mode === 'rx' ? 'ethernet_input' : 'udp_sendto'}), ${r.peer} by the test's memif peer`);
   }
-  console.log(JSON.stringify({ counts: o.counts, rows }));
+  const quietRecord = quiet.record();
+  console.log(quietRecord.verdict);
+  console.log(JSON.stringify({ bench: 'lwip-callgrind', machine: machine(), quiet: quietRecord, counts: o.counts, rows }));
 }
 
 main();

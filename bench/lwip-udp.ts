@@ -32,6 +32,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { MemifSocket } from '../src/memif/socket';
+import { machine } from './lib/machine';
+import { QuietGate, QUIET_USAGE, quietArgsOrExit } from './lib/quiet';
 import { createLwipStack } from '../src/nstack/stacks/lwip';
 
 type Plane = 'lwip' | 'kernel';
@@ -426,7 +428,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function parent(argv: string[]): Promise<void> {
+async function parent(args: string[]): Promise<void> {
+  const { quiet: quietOptions, rest: argv } = quietArgsOrExit(args, 'bench/lwip-udp', `usage: node --import tsx bench/lwip-udp.ts [--runs 5] [--seconds 2] [--size 64] [--cases a,b]\n${QUIET_USAGE}`);
+  const quiet = QuietGate.open('lwip', quietOptions);
   const runs = Number(arg(argv, 'runs', '5'));
   const seconds = Number(arg(argv, 'seconds', '2'));
   const size = Number(arg(argv, 'size', '64'));
@@ -440,7 +444,9 @@ async function parent(argv: string[]): Promise<void> {
       for (const c of cases) {
         const order: Plane[] = run % 2 === 0 ? ['lwip', 'kernel'] : ['kernel', 'lwip'];
         for (const plane of order) {
+          const mark = quiet.runStart();
           const f = await runCase(c, plane, o, dir);
+          quiet.runEnd(mark);
           ((all[c] ??= { lwip: [], kernel: [] })[plane]).push(f);
           console.log(`run ${run + 1}/${runs} ${c} ${plane}: ${fmt(c, f)}`);
         }
@@ -449,7 +455,9 @@ async function parent(argv: string[]): Promise<void> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const summary: Record<string, unknown> = { runs, seconds, size, busyPollUs: o.busyPollUs, pin: o.pin };
+  const quietRecord = quiet.record();
+  console.log(quietRecord.verdict);
+  const summary: Record<string, unknown> = { bench: 'lwip', machine: machine(), quiet: quietRecord, runs, seconds, size, busyPollUs: o.busyPollUs, pin: o.pin };
   console.log(`\nmedians of ${runs} interleaved runs, ${seconds} s each, ${size}-byte datagrams, busyPollUs ${o.busyPollUs}${o.pin ? ', pinned' : ''}:`);
   for (const c of cases) {
     const m = (p: Plane, k: keyof Figures = 'value') => median(all[c][p].map((f) => f[k] as number));
