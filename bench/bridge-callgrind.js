@@ -4,7 +4,7 @@
  * bridge-callgrind: instructions per forwarded packet, the bridge's data plane against
  * dpdk-testpmd --forward-mode=io, memif <-> net_null both ways (the cases of bench/bridge.ts).
  *
- *   node bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]
+ *   node --import tsx bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]
  *
  * Wall-clock rates on a small shared machine swing between runs; instruction counts do not. Each forwarder runs under valgrind --tool=callgrind --separate-threads=yes while a
  * native nmif-perf peer (slave, ring 1024, buffers 2048, burst 64) feeds or drains it for
@@ -15,25 +15,34 @@
  *            the forwarding lcore (its only job; EAL init runs on the main thread).
  * Packets: null->memif counts what the peer received; memif->null what the forwarder sent to
  * net_null (hal_forward's dpdk0.txPackets, testpmd's port 1 TX-packets).
- * Prints a table and, as the last line, one JSON object. Progress goes to stderr.
+ * Prints a table and, as the last line, one JSON object (shape: BridgeCallgrindJson in
+ * bench/report/shapes.ts). Progress goes to stderr. Instruction counts do not change with other
+ * work, so a busy machine is recorded in the JSON (bench/lib/quiet.ts) but not refused.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { Teardowns, Testpmd, waitListening } = require('../test/helpers/testpmd');
+const { machine } = require('./lib/machine');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
 
 const ROOT = path.resolve(__dirname, '..');
 const HAL = path.join(ROOT, 'build', 'bench', 'hal_forward');
 const PERF = path.join(ROOT, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
 
-function parseArgs(argv) {
-  const o = { sizes: [64, 1500], seconds: 8 };
+const USAGE = `usage: node --import tsx bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]
+${QUIET_USAGE}`;
+
+function parseArgs(args) {
+  const { quiet, rest: argv } = quietArgsOrExit(args, 'bridge-callgrind', USAGE);
+  const o = { sizes: [64, 1500], seconds: 8, quiet };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     if (a === '--sizes') o.sizes = String(argv[++k]).split(',').map(Number);
     else if (a === '--seconds') o.seconds = Number(argv[++k]);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]\n');
+      process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else fail(`unknown argument '${a}'`);
   }
@@ -50,8 +59,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 /** Spawns with a hard limit (SIGKILL after limitS); resolves with exit code and output. */
-function run(cmd, args, limitS, stdin = 'ignore') {
-  const p = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
+function run(cmd, args, limitS) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const c = { proc: p, out: '', err: '' };
   p.stdout.on('data', (d) => (c.out += d));
   p.stderr.on('data', (d) => (c.err += d));
@@ -93,43 +102,47 @@ async function measure(side, dir, size, o) {
   const vdev = dir === 'memif->null' ? 'net_null0,no-rx=1' : `net_null0,size=${size}`;
   const vg = ['--tool=callgrind', '--fair-sched=yes', '--separate-threads=yes', `--callgrind-out-file=${cg}`];
   const limit = o.seconds + 240;
-  let fwd;
-  if (side === 'ours') {
-    fwd = run('valgrind', [...vg, HAL, '--socket', sock, '--dpdk', vdev, '--seconds', String(o.seconds + 120), '--eal-prefix', prefix], limit);
-  } else {
-    fwd = run('valgrind', [...vg, 'dpdk-testpmd', '-l', '0,1', '--main-lcore', '0', '--no-huge', '-m', '1024', '--no-pci', `--file-prefix=${prefix}`,
-      '--no-telemetry', `--vdev=net_memif0,role=server,id=0,socket=${sock},socket-abstract=no,rsize=10,bsize=2048`, `--vdev=${vdev}`, '--',
-      '--forward-mode=io', '--no-lsc-interrupt', '--total-num-mbufs=16384', '--burst=64'], limit, 'pipe');
-  }
+  const owner = new Teardowns();
+  let fwd = null;
+  let tp = null;
   try {
-    const t0 = Date.now();
-    while (!listening(sock)) {
-      if (fwd.proc.exitCode !== null || Date.now() - t0 > 120000) return { error: `${side} did not listen:\n${fwd.err.slice(-800)}` };
-      await sleep(200);
+    if (side === 'ours') {
+      fwd = run('valgrind', [...vg, HAL, '--socket', sock, '--dpdk', vdev, '--seconds', String(o.seconds + 120), '--eal-prefix', prefix], limit);
+      const t0 = Date.now();
+      while (!listening(sock)) {
+        if (fwd.proc.exitCode !== null || Date.now() - t0 > 120000) return { error: `${side} did not listen:\n${fwd.err.slice(-800)}` };
+        await sleep(200);
+      }
+    } else {
+      tp = await Testpmd.start(owner, { role: 'server', socket: sock, forwardMode: 'io', vdevs: [vdev], burst: 64, lcores: [0, 1],
+        wrapper: ['valgrind', ...vg], startMs: 120000, lifetimeMs: limit * 1000, tag: 'bridge-cg' });
+      await waitListening(sock, 120000, tp.name);
+      tp.forward();
     }
     const peerArgs = ['--role', 'slave', '--socket', sock, '--id', '0', '--rsize', '10', '--bsize', '2048', '--burst', '64',
       '--duration', String(o.seconds), '--json', ...(dir === 'memif->null' ? ['--mode', 'send', '--size', String(size)] : ['--mode', 'recv'])];
     const peer = run(PERF, peerArgs, o.seconds + 60);
     await peer.done;
     const pj = JSON.parse(peer.out.trim().split('\n').filter((l) => l.startsWith('{')).pop() || 'null');
-    if (side === 'ours') await fwd.done; // hal_forward ends when its peer has gone
-    else {
-      fwd.proc.stdin.end(); // testpmd stops forwarding, prints its statistics and exits
-      await fwd.done;
-    }
     let packets;
-    if (dir === 'null->memif') packets = pj && pj.received;
-    else if (side === 'ours') packets = JSON.parse(fwd.out.trim().split('\n').pop()).ports.dpdk0.txPackets;
-    else {
-      const m = /Forward statistics for port 1[\s\S]*?TX-packets:\s+(\d+)/.exec(fwd.out);
-      packets = m && Number(m[1]);
+    if (fwd) {
+      await fwd.done; // hal_forward ends when its peer has gone
+      packets = dir === 'null->memif' ? pj && pj.received : JSON.parse(fwd.out.trim().split('\n').pop()).ports.dpdk0.txPackets;
+    } else {
+      await tp.stop(60000);
+      const sent = tp.portForwardStats(1).txPackets; // port 0 = net_memif0, port 1 = net_null0
+      await tp.quit(120000); // callgrind writes its files when testpmd exits
+      packets = dir === 'null->memif' ? pj && pj.received : sent;
     }
     const files = threadFiles(cg);
     const ir = side === 'ours' ? Math.max(...files.map((f) => inclusive(f, 'worker_main'))) : Math.max(...files.map(totals));
     if (!(packets > 0) || !(ir > 0)) return { error: `no count (packets ${packets}, Ir ${ir})` };
     return { ir, packets, perPacket: ir / packets };
+  } catch (e) {
+    return { error: `${side}: ${e.message.split('\n').slice(0, 15).join('\n')}` };
   } finally {
-    if (fwd.proc.exitCode === null) fwd.proc.kill('SIGKILL');
+    if (fwd && fwd.proc.exitCode === null) fwd.proc.kill('SIGKILL');
+    await owner.run();
     fs.rmSync(`/var/run/dpdk/${prefix}`, { recursive: true, force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -140,13 +153,17 @@ async function main() {
   for (const [what, ok] of [['valgrind', have('valgrind')], ['dpdk-testpmd', have('dpdk-testpmd')], [HAL, fs.existsSync(HAL)], [PERF, fs.existsSync(PERF)]]) {
     if (!ok) fail(`${what} not found (hal_forward is built when DPDK is found: npm run build:native)`);
   }
+  const env = machine();
+  const quiet = QuietGate.open('bridge-callgrind', o.quiet, { refuse: false });
   const rows = [];
   for (const size of o.sizes) {
     for (const dir of ['memif->null', 'null->memif']) {
       const row = { dir, size };
       for (const side of ['ours', 'testpmd']) {
         log(`${side} ${dir} ${size} B under callgrind, ${o.seconds} s of traffic`);
+        const mark = quiet.runStart();
         row[side] = await measure(side, dir, size, o);
+        row[side].others_pct = quiet.runEnd(mark);
         if (row[side].error) log(`  FAILED: ${row[side].error}`);
         else log(`  ${row[side].perPacket.toFixed(1)} Ir/packet (${row[side].ir} Ir / ${row[side].packets} packets)`);
       }
@@ -160,7 +177,9 @@ async function main() {
     const c = (x) => (x.perPacket ? x.perPacket.toFixed(1) : 'failed');
     out.push(`${`${r.dir} ${r.size} B`.padEnd(20)}${c(r.ours).padStart(20)}${c(r.testpmd).padStart(14)}${(r.ratio ? `${r.ratio.toFixed(2)}x` : '-').padStart(14)}`);
   }
-  process.stdout.write(`${out.join('\n')}\n${JSON.stringify({ bench: 'bridge-callgrind', seconds: o.seconds, cases: rows })}\n`);
+  const quietRecord = quiet.record();
+  out.push(quietRecord.verdict);
+  process.stdout.write(`${out.join('\n')}\n${JSON.stringify({ bench: 'bridge-callgrind', machine: env, quiet: quietRecord, seconds: o.seconds, cases: rows })}\n`);
   if (rows.some((r) => !r.ratio)) process.exitCode = 1;
 }
 

@@ -2,7 +2,7 @@
  * Bridge throughput (issue 5): nmemif-bridge against `dpdk-testpmd --forward-mode=io`, between
  * the same two vdevs, in the same run.
  *
- *   node --import tsx bench/bridge.ts [--runs 3] [--seconds 3] [--sizes 64,1500] [--burst 64] [--pin] [--json FILE]
+ *   node --import tsx bench/bridge.ts [--runs 3] [--seconds 3] [--sizes 64,1500] [--burst 64] [--pin] [--json FILE] [--force]
  *
  * Cases, for each frame size S:
  *   memif -> null   peer `nmif-perf --role slave --mode send --size S --duration D` feeds the
@@ -19,19 +19,24 @@
  *            (one native worker, pinned to core 1 like testpmd's forwarding lcore, moves both
  *            directions of the link; Node's own threads float, like testpmd's main lcore 0 idles;
  *            stopped with SIGTERM)
- *   testpmd  dpdk-testpmd -l 0,1 --main-lcore 0 --no-huge -m 1024 --no-pci --vdev=net_memif0,...
- *            --vdev=<vdev> -- --forward-mode=io --no-lsc-interrupt --total-num-mbufs=16384
- *            --burst=B (one forwarding lcore, on core 1, for both streams; stopped by closing stdin)
+ *   testpmd  dpdk-testpmd --forward-mode=io between net_memif0 (server) and <vdev>, --burst=B, one
+ *            forwarding lcore on core 1 for both streams (the one launcher, test/helpers/testpmd.ts;
+ *            "start" once it listens, "stop" for its counters when the peer is done, then "quit")
  * Same memif ring (1024 slots), buffer size (2048) and burst on both. Runs interleave (ours
  * first on even rounds, testpmd first on odd ones); medians [min..max] and ratios ours/testpmd
  * (ratio of the medians, and the median of the per-round ratios); last stdout line: one JSON.
  * --pin: also pins the nmif-perf peer to core 0 (taskset), the core the forwarders leave free.
  * Every child is bounded by a timeout and ended by its pid; /var/run/dpdk/<prefix> dirs removed.
+ * It refuses to run on a busy machine unless --force (bench/lib/quiet.ts); the JSON (shape:
+ * BridgeJson in bench/report/shapes.ts) says how busy it was.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Teardowns, Testpmd, waitListening } from '../test/helpers/testpmd';
+import { machine } from './lib/machine';
+import { QuietGate, QUIET_USAGE, quietArgsOrExit, type QuietOptions } from './lib/quiet';
 
 const root = path.resolve(__dirname, '..');
 const perfBin = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
@@ -45,6 +50,7 @@ interface Args {
   pin: boolean;
   json: string | null;
   only: string | null;
+  quiet: QuietOptions;
 }
 
 const USAGE = `usage: node --import tsx bench/bridge.ts [options]
@@ -55,10 +61,12 @@ const USAGE = `usage: node --import tsx bench/bridge.ts [options]
   --pin           taskset the nmif-perf peer to core 0 (both forwarders forward on core 1)
   --only ours|testpmd  run one side only (no ratios)
   --json FILE     also write the JSON summary to FILE
+${QUIET_USAGE}
   --help          this text`;
 
-function parseArgs(argv: string[]): Args {
-  const o: Args = { runs: 3, seconds: 3, sizes: [64, 1500], burst: 64, pin: false, json: null, only: null };
+function parseArgs(args: string[]): Args {
+  const { quiet, rest: argv } = quietArgsOrExit(args, 'bench/bridge', USAGE);
+  const o: Args = { runs: 3, seconds: 3, sizes: [64, 1500], burst: 64, pin: false, json: null, only: null, quiet };
   const num = (name: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < lo || n > hi) fail(`${name} wants ${lo}..${hi}, got '${v}'\n${USAGE}`);
@@ -108,8 +116,8 @@ interface Child {
 }
 
 /** Spawns cmd with a hard limit: SIGTERM at limitS, SIGKILL 5 s later (our own pid only). */
-function start(cmd: string, args: string[], limitS: number, stdin: 'pipe' | 'ignore' = 'ignore'): Child {
-  const proc = spawn(cmd, args, { cwd: root, stdio: [stdin, 'pipe', 'pipe'] });
+function start(cmd: string, args: string[], limitS: number): Child {
+  const proc = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const c = { proc, out: '', err: '', exited: false } as Child;
   proc.stdout!.on('data', (d) => (c.out += d));
   proc.stderr!.on('data', (d) => (c.err += d));
@@ -178,6 +186,8 @@ interface RunResult {
   peerDuration: number;
   forwarded: number | null; // the forwarder's own count toward the sink / memif (whole run)
   drops: number | null;
+  /** Other processes' share of the CPUs during the run, in %. */
+  othersPct?: number;
   error?: string;
 }
 
@@ -189,42 +199,53 @@ async function runOne(side: Side, dir: Dir, size: number, o: Args): Promise<RunR
   const vdev = dir === 'memif->null' ? 'net_null0,no-rx=1' : `net_null0,size=${size}`;
   const limit = o.seconds + 40;
   let fwd: Child | null = null;
+  let tp: Testpmd | null = null;
   let peer: Child | null = null;
+  const owner = new Teardowns();
   try {
     if (side === 'ours') {
       const args = [bridgeBin, '--memif', `role=server,socket=${sock},socket-abstract=no,id=0,rsize=10,bsize=2048`, '--dpdk', vdev,
         `--eal=--file-prefix=${prefix}`, '--control', 'none', '--burst', String(o.burst), '--cpu', '1', '--json'];
       fwd = start(process.execPath, args, limit);
+      const t0 = Date.now();
+      while (!listening(sock)) {
+        if (fwd.exited) return bad(`${side} exited before listening:\n${tail(fwd.err + fwd.out)}`);
+        if (Date.now() - t0 > 20000) return bad(`${side} does not listen on ${sock} after 20 s:\n${tail(fwd.err + fwd.out)}`);
+        await sleep(50);
+      }
     } else {
-      fwd = start('dpdk-testpmd', ['-l', '0,1', '--main-lcore', '0', '--no-huge', '-m', '1024', '--no-pci', `--file-prefix=${prefix}`,
-        '--no-telemetry', `--vdev=net_memif0,role=server,id=0,socket=${sock},socket-abstract=no,rsize=10,bsize=2048`, `--vdev=${vdev}`,
-        '--', '--forward-mode=io', '--no-lsc-interrupt', '--total-num-mbufs=16384', `--burst=${o.burst}`], limit, 'pipe');
-    }
-    const t0 = Date.now();
-    while (!listening(sock)) {
-      if (fwd.exited) return bad(`${side} exited before listening:\n${tail(fwd.err + fwd.out)}`);
-      if (Date.now() - t0 > 20000) return bad(`${side} does not listen on ${sock} after 20 s:\n${tail(fwd.err + fwd.out)}`);
-      await sleep(50);
+      tp = await Testpmd.start(owner, { role: 'server', socket: sock, forwardMode: 'io', vdevs: [vdev], burst: o.burst, lcores: [0, 1],
+        lifetimeMs: limit * 1000, tag: 'bridge-io' });
+      await waitListening(sock, 20_000, tp.name);
+      tp.forward();
     }
     const perfArgs = ['--role', 'slave', '--socket', sock, '--id', '0', '--rsize', '10', '--bsize', '2048', '--burst', String(o.burst),
       '--duration', String(o.seconds), '--json', ...(dir === 'memif->null' ? ['--mode', 'send', '--size', String(size)] : ['--mode', 'recv'])];
     peer = o.pin ? start('taskset', ['-c', '0', perfBin, ...perfArgs], limit) : start(perfBin, perfArgs, limit);
     const code = await peer.done;
     const pj = lastJson(peer.out);
-    // stop the forwarder: the bridge prints its counters on SIGTERM; testpmd stops when stdin ends
-    if (side === 'ours') {
+    // stop the forwarder: the bridge prints its counters on SIGTERM; testpmd prints them on "stop"
+    let tpStats: ReturnType<Testpmd['portForwardStats']> | null = null;
+    if (fwd) {
       if (!fwd.exited) process.kill(fwd.proc.pid!, 'SIGTERM');
-    } else {
-      fwd.proc.stdin?.end();
+      await finish(fwd, 15000);
+    } else if (tp) {
+      try {
+        await tp.stop();
+        tpStats = tp.portForwardStats(1); // port 0 = net_memif0, port 1 = net_null0
+        await tp.quit();
+      } catch (e) {
+        log(`testpmd did not stop cleanly (its counters are left out): ${(e as Error).message.split('\n')[0]}`);
+      }
     }
-    await finish(fwd, 15000);
-    if (!pj || code === null || code > 1) return bad(`nmif-perf exit ${code}:\n${tail(peer.err + peer.out)}\n${side}:\n${tail(fwd.err + fwd.out)}`);
+    const fwdOut = fwd ? tail(fwd.err + fwd.out) : tp ? tp.describe() : '';
+    if (!pj || code === null || code > 1) return bad(`nmif-perf exit ${code}:\n${tail(peer.err + peer.out)}\n${side}:\n${fwdOut}`);
     const count = dir === 'memif->null' ? pj.sent : pj.received;
     const dur = pj.duration;
     if (!(dur > 0) || !(count > 0)) return bad(`nmif-perf counted ${count} in ${dur} s:\n${tail(peer.err)}`);
     let forwarded: number | null = null;
     let drops: number | null = null;
-    if (side === 'ours') {
+    if (fwd) {
       const bj = lastJson(fwd.out);
       if (bj) {
         const m = bj.ports?.memif0;
@@ -233,16 +254,11 @@ async function runOne(side: Side, dir: Dir, size: number, o: Args): Promise<RunR
         const src = dir === 'memif->null' ? d : m; // drops are counted on the tx port
         drops = src ? src.dropTxFull + src.dropNoMbuf + src.dropTooBig : null; // link-down drops (after the peer left) excluded
       }
-    } else {
-      // exit summary: port 0 = net_memif0, port 1 = net_null0. net_memif resets its counters
-      // when the link drops (the peer leaving), so only the net_null side (memif->null) is read.
-      const port = 1;
-      const re = new RegExp(`Forward statistics for port ${port}[\\s\\S]*?TX-packets:\\s+(\\d+)\\s+TX-dropped:\\s+(\\d+)`);
-      const m = re.exec(fwd.out);
-      if (m && dir === 'memif->null') {
-        forwarded = Number(m[1]);
-        drops = Number(m[2]);
-      }
+    } else if (tpStats && dir === 'memif->null') {
+      // net_memif resets its counters when the link drops (the peer leaving), so only the
+      // net_null side is read.
+      forwarded = tpStats.txPackets;
+      drops = tpStats.txDropped;
     }
     return { pps: count / dur, peerCount: count, peerDuration: dur, forwarded, drops };
   } catch (e) {
@@ -250,6 +266,7 @@ async function runOne(side: Side, dir: Dir, size: number, o: Args): Promise<RunR
   } finally {
     if (peer) await kill(peer, 3000);
     if (fwd) await kill(fwd, 5000);
+    await owner.run();
     fs.rmSync(`/var/run/dpdk/${prefix}`, { recursive: true, force: true });
     fs.rmSync(dirTmp, { recursive: true, force: true });
   }
@@ -270,6 +287,8 @@ const stat = (xs: number[]) => (xs.length ? { n: xs.length, median: median(xs), 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(perfBin)) fail(`${perfBin} not built (npm run build)`, 1);
+  const env = machine();
+  const quiet = QuietGate.open('bridge', o.quiet);
   const haveTestpmd = spawnSync('sh', ['-c', 'command -v dpdk-testpmd'], { encoding: 'utf8' }).status === 0;
   const sides: Side[] = o.only ? [o.only as Side] : haveTestpmd ? ['ours', 'testpmd'] : ['ours'];
   if (!haveTestpmd) log('dpdk-testpmd not found: ours only, no ratios');
@@ -282,12 +301,14 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const order = r % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
+        const mark = quiet.runStart();
         const x = await runOne(side, c.dir, c.size, o);
+        x.othersPct = quiet.runEnd(mark);
         const k = key(side, c.dir, c.size);
         if (!res.has(k)) res.set(k, []);
         res.get(k)!.push(x);
         if (x.error) log(`round ${r + 1}/${o.runs} ${side.padEnd(7)} ${c.dir} ${c.size} B: FAILED: ${x.error}`);
-        else log(`round ${r + 1}/${o.runs} ${side.padEnd(7)} ${c.dir} ${String(c.size).padStart(4)} B: ${mpps(x.pps)} Mpps (peer ${x.peerCount} in ${x.peerDuration.toFixed(3)} s; forwarder counted ${x.forwarded ?? '?'}, drops ${x.drops ?? '?'})`);
+        else log(`round ${r + 1}/${o.runs} ${side.padEnd(7)} ${c.dir} ${String(c.size).padStart(4)} B: ${mpps(x.pps)} Mpps (peer ${x.peerCount} in ${x.peerDuration.toFixed(3)} s; forwarder counted ${x.forwarded ?? '?'}, drops ${x.drops ?? '?'}; others used ${x.othersPct} % of the CPUs)`);
       }
     }
   }
@@ -329,8 +350,10 @@ async function main(): Promise<void> {
   }
   out.push('memif->null: rate = nmif-perf --mode send "sent"/"duration" (frames put in the ring); fwd% = forwarder tx to net_null / sent (bridge --json dpdk0.txPackets; testpmd port 1 TX-packets), whole-run totals.');
   out.push('null->memif: rate = nmif-perf --mode recv "received"/"duration" (from link up); fwd% = bridge memif0.txPackets / received (whole run, so >= 100); testpmd\'s memif counters reset at link drop: not shown.');
+  const quietRecord = quiet.record();
+  out.push(quietRecord.verdict);
   process.stdout.write(`${out.join('\n')}\n`);
-  const summary = { bench: 'bridge', runs: o.runs, seconds: o.seconds, burst: o.burst, pin: o.pin, cpus: os.cpus().length, cases: rows };
+  const summary = { bench: 'bridge', machine: env, quiet: quietRecord, runs: o.runs, seconds: o.seconds, burst: o.burst, pin: o.pin, cpus: os.cpus().length, cases: rows };
   const line = JSON.stringify(summary);
   if (o.json) fs.writeFileSync(o.json, `${line}\n`);
   process.stdout.write(`${line}\n`);

@@ -27,6 +27,9 @@
  *    copy: the API hands out buffers in place. --rx-work=copy also memcpy's the whole frame
  *    out (what copy-mode net_memif does into mbufs); --rx-work=none touches no frame byte.
  *
+ * A frame always fits one buffer: jumbo frames (up to 9216 B) need --buffer-size >= --size
+ * (bench/run-c-vs-dpdk.js gives both pairs the same buffer size).
+ *
  * --burst defaults to 64: larger bursts save only the fixed cost per tx+rx burst pair (compare
  * with --single under callgrind at different --burst), and at 1500 B a 64-frame burst keeps
  * 128 KB of buffers in flight per burst instead of 512 KB (L2-sized).
@@ -50,6 +53,7 @@
 #define MAX_BURST 256
 #define HDR_LEN 42 /* Ethernet 14 + IPv4 20 + UDP 8 */
 #define MIN_SIZE 60
+#define MAX_SIZE 9216 /* jumbo frames; a frame always fits one buffer (--buffer-size) */
 #define CONNECT_TIMEOUT_MS 5000
 #define DRAIN_TIMEOUT_NS 1000000000ull
 
@@ -71,6 +75,7 @@ typedef struct opts {
   int tx_core;
   int rx_core;
   uint8_t ring_log2;
+  uint32_t buffer_size;
   enum fill_kind fill;
   enum rx_work rx_work;
   const char *socket;
@@ -92,7 +97,7 @@ typedef struct bench {
   nmif_if_t *master, *slave;
   int m_up, s_up;
   char down_reason[NMIF_REASON_MAX];
-  uint8_t frame[2048];
+  uint8_t *frame; /* o.size bytes */
   /* Written by the main thread only; the data threads poll it once per burst. */
   _Alignas(64) _Atomic int phase;
   _Alignas(64) _Atomic uint64_t tx_total; /* published by the sender when it stops */
@@ -244,10 +249,10 @@ static void *rx_main(void *arg) {
   bench_t *b = arg;
   window_t *w = &b->rxw;
   nmif_buf_t bufs[MAX_BURST];
-  static uint8_t copy_to[2048];
+  uint8_t *copy_to = malloc(b->o.buffer_size);
   const nmif_stats_t *st = nmif_stats(b->master, 0, 0);
   int seen = PH_WARMUP;
-  w->err = pin_self(b->o.rx_core);
+  w->err = copy_to ? pin_self(b->o.rx_core) : NMIF_ENOMEM;
   w->cpu = sched_getcpu();
   while (!w->err && track_window(b, w, st, &seen) < PH_STOP) {
     int r = rx_once(b, bufs, b->o.burst, copy_to);
@@ -265,6 +270,7 @@ static void *rx_main(void *arg) {
       w->err = r;
   }
   b->rx_total = st->packets;
+  free(copy_to);
   return NULL;
 }
 
@@ -321,7 +327,7 @@ static void setup(bench_t *b, const char *path) {
   if ((r = nmif_socket_create(&b->ssock, &sa)) < 0)
     die("nmif_socket_create (slave)", r);
   nmif_if_args_t ia = {.id = 0, .is_master = 1, .rx_queues = 1, .tx_queues = 1,
-                       .log2_ring_size = b->o.ring_log2, .buffer_size = 2048,
+                       .log2_ring_size = b->o.ring_log2, .buffer_size = b->o.buffer_size,
                        .on_connect = on_connect, .on_disconnect = on_disconnect, .user = b};
   if ((r = nmif_if_create(b->msock, &b->master, &ia)) < 0)
     die("nmif_if_create (master)", r);
@@ -356,8 +362,8 @@ static void teardown(bench_t *b) {
 
 static void print_common(const bench_t *b, const char *mode) {
   printf("{\"bench\":\"memif_pair\",\"impl\":\"%s\",\"mode\":\"%s\",\"size\":%u,"
-         "\"burst\":%u,\"ring\":%u,\"tx_fill\":\"%s\",\"rx_work\":\"%s\"",
-         nmif_version_string(), mode, b->o.size, b->o.burst, 1u << b->o.ring_log2,
+         "\"burst\":%u,\"ring\":%u,\"buffer_size\":%u,\"tx_fill\":\"%s\",\"rx_work\":\"%s\"",
+         nmif_version_string(), mode, b->o.size, b->o.burst, 1u << b->o.ring_log2, b->o.buffer_size,
          fill_names[b->o.fill], rxw_names[b->o.rx_work]);
 }
 
@@ -406,7 +412,9 @@ static int run_threads(bench_t *b) {
 /* One thread: a tx burst, then an rx burst, until o.packets went through. Not pinned. */
 static int run_single(bench_t *b) {
   nmif_buf_t bufs[MAX_BURST];
-  static uint8_t copy_to[2048];
+  uint8_t *copy_to = malloc(b->o.buffer_size);
+  if (!copy_to)
+    die("malloc", NMIF_ENOMEM);
   const nmif_stats_t *ts = nmif_stats(b->slave, 1, 0), *rs = nmif_stats(b->master, 0, 0);
   uint64_t want = b->o.packets, got = 0;
   uint64_t t0 = now_ns();
@@ -430,6 +438,7 @@ static int run_single(bench_t *b) {
          (unsigned long long)got, s, got / s, (unsigned long long)ts->packets,
          (unsigned long long)rs->packets, (unsigned long long)rs->bursts,
          (unsigned long long)ts->bursts);
+  free(copy_to);
   return ts->packets == want && rs->packets == want ? 0 : EXIT_RUNTIME;
 }
 
@@ -440,7 +449,7 @@ static void usage(FILE *f) {
           "usage: memif_pair [--threads | --single] [options]\n"
           "  --threads            sender and receiver threads, pinned (default)\n"
           "  --single             one thread alternating tx and rx bursts (for callgrind)\n"
-          "  --size N             frame bytes, %d..2048 (default 64)\n"
+          "  --size N             frame bytes, %d..%d (default 64), at most --buffer-size\n"
           "  --burst N            packets per tx_alloc / rx_burst call, 1..%d (default 64)\n"
           "  --seconds S          threads: measuring window (default 3)\n"
           "  --warmup S           threads: traffic before the window opens (default 1)\n"
@@ -448,12 +457,13 @@ static void usage(FILE *f) {
           "  --tx-core N          threads: sender core (default 0)\n"
           "  --rx-core N          threads: receiver core (default 1)\n"
           "  --ring-log2 N        ring of 2^N slots, 1..14 (default 10, as net_memif)\n"
+          "  --buffer-size N      bytes per buffer, 64..65535 (default 2048, as net_memif)\n"
           "  --fill copy|header   tx: memcpy the whole frame (default) or its 42-byte header\n"
           "  --rx-work header|copy|none  rx: read EtherType+protocol (default), copy the frame\n"
           "                       out, or touch nothing\n"
           "  --socket PATH        memif socket (default: a fresh path under /tmp)\n"
           "  --help               this text\n",
-          MIN_SIZE, MAX_BURST);
+          MIN_SIZE, MAX_SIZE, MAX_BURST);
 }
 
 static double num_arg(const char *name, const char *s, double lo, double hi) {
@@ -470,7 +480,7 @@ static double num_arg(const char *name, const char *s, double lo, double hi) {
 
 static void parse(opts_t *o, int argc, char **argv) {
   enum { O_SIZE = 256, O_BURST, O_SECONDS, O_WARMUP, O_PACKETS, O_TXC, O_RXC, O_RING, O_FILL,
-         O_RXW, O_SOCK };
+         O_RXW, O_SOCK, O_BSIZE };
   static const struct option lo[] = {
       {"threads", no_argument, NULL, 't'},      {"single", no_argument, NULL, 's'},
       {"size", required_argument, NULL, O_SIZE}, {"burst", required_argument, NULL, O_BURST},
@@ -479,17 +489,18 @@ static void parse(opts_t *o, int argc, char **argv) {
       {"packets", required_argument, NULL, O_PACKETS},
       {"tx-core", required_argument, NULL, O_TXC}, {"rx-core", required_argument, NULL, O_RXC},
       {"ring-log2", required_argument, NULL, O_RING},
+      {"buffer-size", required_argument, NULL, O_BSIZE},
       {"fill", required_argument, NULL, O_FILL}, {"rx-work", required_argument, NULL, O_RXW},
       {"socket", required_argument, NULL, O_SOCK}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   *o = (opts_t){.size = 64, .burst = 64, .seconds = 3, .warmup = 1, .packets = 200000,
-                .tx_core = 0, .rx_core = 1, .ring_log2 = 10};
+                .tx_core = 0, .rx_core = 1, .ring_log2 = 10, .buffer_size = 2048};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (c) {
     case 't': o->single = 0; break;
     case 's': o->single = 1; break;
-    case O_SIZE: o->size = (uint32_t)num_arg("size", optarg, MIN_SIZE, 2048); break;
+    case O_SIZE: o->size = (uint32_t)num_arg("size", optarg, MIN_SIZE, MAX_SIZE); break;
     case O_BURST: o->burst = (uint16_t)num_arg("burst", optarg, 1, MAX_BURST); break;
     case O_SECONDS: o->seconds = num_arg("seconds", optarg, 0.1, 3600); break;
     case O_WARMUP: o->warmup = num_arg("warmup", optarg, 0, 3600); break;
@@ -497,6 +508,7 @@ static void parse(opts_t *o, int argc, char **argv) {
     case O_TXC: o->tx_core = (int)num_arg("tx-core", optarg, 0, CPU_SETSIZE - 1); break;
     case O_RXC: o->rx_core = (int)num_arg("rx-core", optarg, 0, CPU_SETSIZE - 1); break;
     case O_RING: o->ring_log2 = (uint8_t)num_arg("ring-log2", optarg, 1, 14); break;
+    case O_BSIZE: o->buffer_size = (uint32_t)num_arg("buffer-size", optarg, 64, 65535); break;
     case O_SOCK: o->socket = optarg; break;
     case O_FILL:
       if (!strcmp(optarg, "copy"))
@@ -520,8 +532,13 @@ static void parse(opts_t *o, int argc, char **argv) {
     default: goto bad;
     }
   }
-  if (optind == argc)
+  if (optind == argc && o->size <= o->buffer_size)
     return;
+  if (optind == argc) {
+    fprintf(stderr, "memif_pair: a %u-byte frame does not fit a %u-byte buffer: raise --buffer-size\n",
+            o->size, o->buffer_size);
+    exit(EXIT_USAGE);
+  }
   fprintf(stderr, "memif_pair: unexpected argument '%s'\n", argv[optind]);
 bad:
   usage(stderr);
@@ -533,6 +550,8 @@ int main(int argc, char **argv) {
   if (!b)
     die("calloc", NMIF_ENOMEM);
   parse(&b->o, argc, argv);
+  if (!(b->frame = malloc(b->o.size)))
+    die("malloc", NMIF_ENOMEM);
   frame_build(b->frame, b->o.size);
 
   char dir[] = "/tmp/memif-pair-XXXXXX", path[128];
@@ -551,6 +570,7 @@ int main(int argc, char **argv) {
   teardown(b);
   if (own_dir)
     rmdir(dir);
+  free(b->frame);
   free(b);
   return rc;
 }

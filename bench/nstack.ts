@@ -24,6 +24,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lwipMissing } from '../examples/lib/lwip';
+import { machine } from './lib/machine';
+import { QuietGate, QUIET_USAGE, quietArgsOrExit } from './lib/quiet';
 
 const root = path.resolve(__dirname, '..');
 const peerFile = path.join(__dirname, 'nstack-peer.ts');
@@ -168,7 +170,9 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const { quiet: quietOptions, rest } = quietArgsOrExit(process.argv.slice(2), 'bench/nstack', `${USAGE}\n${QUIET_USAGE}`);
+  const a = parseArgs(rest);
+  const quiet = QuietGate.open('nstack', quietOptions);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nstack-bench-'));
   const lwipWhy = a.only.includes('lwip') ? lwipMissing() : null;
   const chosen = impls(dir).filter((i) => a.only.includes(i.name) && !(i.name === 'lwip' && lwipWhy !== null));
@@ -183,7 +187,9 @@ async function main(): Promise<void> {
       for (const c of cases) {
         for (const impl of order) {
           try {
+            const mark = quiet.runStart();
             const r = await measure(impl, c, a);
+            quiet.runEnd(mark);
             (results.get(key(c, impl.name)) ?? results.set(key(c, impl.name), []).get(key(c, impl.name))!).push(r);
             process.stdout.write(`  round ${round + 1} ${c.padEnd(12)} ${impl.name.padEnd(7)} ${JSON.stringify(r)}\n`);
           } catch (err) {
@@ -198,7 +204,9 @@ async function main(): Promise<void> {
   }
 
   const unit: Record<CaseName, string> = { 'udp one-way': 'datagrams/s', 'udp echo': 'round trips/s', 'tcp stream': 'MB/s' };
-  const summary: Record<string, unknown> = { runs: a.runs, seconds: a.seconds, size: a.size, lwip: lwipWhy === null ? 'available' : `not available (${lwipWhy})` };
+  const quietRecord = quiet.record();
+  console.log(quietRecord.verdict);
+  const summary: Record<string, unknown> = { bench: 'nstack', machine: machine(), quiet: quietRecord, runs: a.runs, seconds: a.seconds, size: a.size, lwip: lwipWhy === null ? 'available' : `not available (${lwipWhy})` };
   console.log(`\nmedians [min..max] of ${a.runs} rounds; ratio = median / node's median`);
   for (const c of cases) {
     console.log(`\n${c} (${unit[c]})`);

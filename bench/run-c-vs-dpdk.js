@@ -3,25 +3,31 @@
 /*
  * run-c-vs-dpdk: our C memif pair against the DPDK testpmd pair, in one run.
  *
- *   node bench/run-c-vs-dpdk.js [options]        (--help lists them)
+ *   node --import tsx bench/run-c-vs-dpdk.js [options]        (--help lists them)
  *
- * Builds nothing: it runs <build-dir>/bench/memif_pair (cmake-js output: build/) and
- * bench/testpmd_pair.sh. For each round and each frame size it runs, interleaved,
+ * Builds nothing: it runs <build-dir>/bench/memif_pair (cmake-js output: build/) and the
+ * testpmd pair of bench/lib/testpmd-pair.ts. For each round and each frame size it runs, interleaved,
  *   ours      memif_pair --threads (slave tx on core 0 -> master rx on core 1, rx reads headers)
  *   ours+copy memif_pair --threads --rx-work=copy (the receiver also copies each frame out,
  *             as copy-mode net_memif does into mbufs; --no-rx-copy leaves it out)
- *   dpdk      testpmd_pair.sh (txonly client on core 0 -> rxonly server on core 1)
- * with the same ring (1024 slots), buffer size (2048) and burst (--burst, 64) on both sides,
+ *   dpdk      testpmd txonly client on core 0 -> testpmd rxonly server on core 1
+ * with the same ring (1024 slots), buffer size (2048, or the power of two that holds a jumbo
+ * frame: bench/lib/sizes.ts) and burst (--burst, 64) on both sides,
  * alternating the order every round (ours first on even rounds, dpdk first on odd ones) so a
  * drift of the machine does not favour one side. Then medians, min/max and ratios ours/dpdk
  * (ratio of the medians, and the median of the per-round ratios), then instructions per packet
  * from callgrind (see CALLGRIND_METHOD), a table on stdout and, as the last line, one JSON
- * summary. Progress goes to stderr.
+ * summary (shape: CVsDpdkJson in bench/report/shapes.ts). Progress goes to stderr. It refuses to
+ * run on a busy machine unless --force (bench/lib/quiet.ts), and says how busy it was.
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
+const { machine } = require('./lib/machine');
+const { MAX_FRAME, bufferSizeFor } = require('./lib/sizes');
+const { testpmdPair } = require('./lib/testpmd-pair');
 
 const ROOT = path.resolve(__dirname, '..');
 const CALLGRIND_METHOD =
@@ -43,16 +49,15 @@ const DEFAULTS = {
   rxCopy: true,
   callgrind: true,
   cgPackets: [100000, 300000],
+  cgSizes: null, // null: the sizes that are 64 or 1500
   txCore: 0,
   rxCore: 1,
   jsonOut: null,
-  quietWait: 0,
-  quietBusy: 25,
 };
 
-const USAGE = `usage: node bench/run-c-vs-dpdk.js [options]
+const USAGE = `usage: node --import tsx bench/run-c-vs-dpdk.js [options]
   --runs N             rounds per size, each running every side once (default ${DEFAULTS.runs}, at least 1)
-  --sizes A,B          frame sizes in bytes (default ${DEFAULTS.sizes.join(',')})
+  --sizes A,B          frame sizes in bytes, 64..${MAX_FRAME} (default ${DEFAULTS.sizes.join(',')})
   --seconds S          measuring window of every run (default ${DEFAULTS.seconds})
   --warmup S           traffic before the window opens (default ${DEFAULTS.warmup})
   --burst N            packets per burst, ours and testpmd (default ${DEFAULTS.burst})
@@ -61,12 +66,11 @@ const USAGE = `usage: node bench/run-c-vs-dpdk.js [options]
   --tx-core N          sender core (default 0)
   --rx-core N          receiver core (default 1)
   --callgrind-packets N1,N2  packet counts of the two callgrind runs (default ${DEFAULTS.cgPackets.join(',')})
+  --callgrind-sizes A,B  sizes counted under callgrind (default: those of --sizes that are 64 or 1500)
   --no-dpdk            skip testpmd (no ratios)
   --no-rx-copy         skip the ours+copy variant
   --no-callgrind       skip instructions per packet
-  --quiet-wait S       before each run, wait up to S s for the machine to be idle (busy below
-                       --quiet-busy % over 0.5 s); default 0: only record how busy it was
-  --quiet-busy P       busy threshold for --quiet-wait, in % of all CPUs (default ${DEFAULTS.quietBusy})
+${QUIET_USAGE}
   --json FILE          also write the JSON summary to FILE
   --help               this text`;
 
@@ -75,8 +79,9 @@ function fail(msg, code = 2) {
   process.exit(code);
 }
 
-function parseArgs(argv) {
-  const o = { ...DEFAULTS };
+function parseArgs(args) {
+  const { quiet, rest: argv } = quietArgsOrExit(args, 'run-c-vs-dpdk', USAGE);
+  const o = { ...DEFAULTS, quiet };
   const num = (name, v, lo, hi) => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < lo || n > hi)
@@ -90,7 +95,7 @@ function parseArgs(argv) {
     const next = () => argv[++k];
     switch (a) {
       case '--runs': o.runs = Math.round(num(a, next(), 1, 1000)); break;
-      case '--sizes': o.sizes = list(a, next(), 64, 2048); break;
+      case '--sizes': o.sizes = list(a, next(), 64, MAX_FRAME); break;
       case '--seconds': o.seconds = num(a, next(), 0.1, 3600); break;
       case '--warmup': o.warmup = num(a, next(), 0, 3600); break;
       case '--burst': o.burst = Math.round(num(a, next(), 1, 256)); break;
@@ -104,11 +109,10 @@ function parseArgs(argv) {
           fail(`${a} wants two increasing counts, e.g. 100000,300000`);
         break;
       }
+      case '--callgrind-sizes': o.cgSizes = list(a, next(), 64, MAX_FRAME); break;
       case '--no-dpdk': o.dpdk = false; break;
       case '--no-rx-copy': o.rxCopy = false; break;
       case '--no-callgrind': o.callgrind = false; break;
-      case '--quiet-wait': o.quietWait = num(a, next(), 0, 3600); break;
-      case '--quiet-busy': o.quietBusy = num(a, next(), 1, 100); break;
       case '--json': o.jsonOut = next() ?? fail(`${a} wants a file name`); break;
       case '--help': case '-h': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
       default: fail(`unknown argument '${a}'\n${USAGE}`);
@@ -116,6 +120,7 @@ function parseArgs(argv) {
   }
   if (o.txCore === o.rxCore) fail('--tx-core and --rx-core must differ');
   if (o.dpdkBurst === null) o.dpdkBurst = o.burst;
+  if (o.cgSizes === null) o.cgSizes = o.sizes.filter((s) => s === 64 || s === 1500);
   return o;
 }
 
@@ -128,37 +133,12 @@ function which(cmd) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function sleepMs(ms) {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/* Share of all CPUs that were busy over the next ms milliseconds, from /proc/stat, in %. */
-function busyPercent(ms = 500) {
-  const read = () => {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    return { total: f.reduce((a, b) => a + b, 0), idle: f[3] + f[4] };
-  };
-  const a = read();
-  sleepMs(ms);
-  const b = read();
-  const dt = b.total - a.total;
-  return dt > 0 ? round(100 * (1 - (b.idle - a.idle) / dt), 1) : 0;
-}
-
-/* Records how busy the machine is before a run; with --quiet-wait, waits for it to calm down. */
-function beforeRun(o) {
-  const deadline = Date.now() + o.quietWait * 1000;
-  let busy = busyPercent();
-  while (o.quietWait > 0 && busy > o.quietBusy && Date.now() < deadline) busy = busyPercent();
-  return busy;
-}
-
 /* Runs a command bounded by timeoutS; returns the last JSON line of its stdout. */
 function runJson(cmd, args, timeoutS, what) {
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
     timeout: timeoutS * 1000,
-    killSignal: 'SIGTERM', // testpmd_pair.sh traps it and ends its own testpmds
+    killSignal: 'SIGTERM',
     maxBuffer: 16 << 20,
   });
   const lines = (r.stdout || '').split('\n').filter((l) => l.startsWith('{'));
@@ -228,7 +208,7 @@ function callgrindSelf(file) {
 function callgrindRun(bin, o, size, packets, dir) {
   const out = path.join(dir, `cg.${size}.${packets}.out`);
   const args = ['--tool=callgrind', `--callgrind-out-file=${out}`, bin, '--single',
-    '--size', String(size), '--packets', String(packets)];
+    '--size', String(size), '--buffer-size', String(bufferSizeFor(size)), '--packets', String(packets)];
   args.push('--burst', String(o.burst));
   const res = runJson('valgrind', args, 600, `callgrind ${size} B x ${packets}`);
   if (res.error) return res;
@@ -279,13 +259,12 @@ const mpps = (x) => (x / 1e6).toFixed(2);
 const pad = (s, n) => String(s).padStart(n);
 const padr = (s, n) => String(s).padEnd(n);
 
-function main() {
+async function main() {
   const o = parseArgs(process.argv.slice(2));
   const bin = path.join(o.buildDir, 'bench', 'memif_pair');
   if (!fs.existsSync(bin))
     fail(`${bin} not found: build it first (npm run build:native, or cmake -S . -B build -DNMEMIF_DEV=ON && ` +
       'cmake --build build --target memif_pair)', 1);
-  const tpp = path.join(__dirname, 'testpmd_pair.sh');
   if (o.dpdk && !which('dpdk-testpmd')) {
     log('dpdk-testpmd not found: DPDK side skipped (Debian: apt-get install dpdk)');
     o.dpdk = false;
@@ -295,24 +274,24 @@ function main() {
     o.callgrind = false;
   }
 
-  const env = {
-    host: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model,
-    kernel: os.release(), node: process.version, loadavg_start: os.loadavg().map((x) => round(x, 2)),
-  };
-  if (env.loadavg_start[0] > 0.5)
-    log(`warning: load average ${env.loadavg_start[0]} at start: other work shares the cores`);
+  const env = machine();
+  const quiet = QuietGate.open('c-vs-dpdk', o.quiet);
 
   const base = ['--threads', '--seconds', String(o.seconds), '--warmup', String(o.warmup),
     '--tx-core', String(o.txCore), '--rx-core', String(o.rxCore)];
   base.push('--burst', String(o.burst));
   const sides = [{ key: 'ours', args: base }];
   if (o.rxCopy) sides.push({ key: 'ours_rxcopy', args: [...base, '--rx-work', 'copy'] });
-  const dpdkArgs = ['--warmup', String(o.warmup), '--seconds', String(o.seconds),
-    '--tx-core', String(o.txCore), '--rx-core', String(o.rxCore)];
-  dpdkArgs.push('--burst', String(o.dpdkBurst));
+  const dpdkRun = async (size) => {
+    try {
+      return await testpmdPair({ size, bufferSize: bufferSizeFor(size), burst: o.dpdkBurst, warmup: o.warmup,
+        seconds: o.seconds, txCore: o.txCore, rxCore: o.rxCore });
+    } catch (e) {
+      return { error: `testpmd pair ${size} B: ${e.message.split('\n').slice(0, 15).join('\n')}` };
+    }
+  };
 
   const limitOurs = o.warmup + o.seconds + 30;
-  const limitDpdk = o.warmup + o.seconds + 120;
   const runs = []; // every single run, in order
   const errors = [];
   for (let r = 0; r < o.runs; r++) {
@@ -323,19 +302,21 @@ function main() {
         else order.unshift({ key: 'dpdk', dpdk: true });
       }
       for (const side of order) {
-        const busy = beforeRun(o);
+        const mark = quiet.runStart();
         const res = side.dpdk
-          ? runJson(tpp, ['--size', String(size), ...dpdkArgs], limitDpdk, `testpmd_pair ${size} B`)
-          : runJson(bin, [...side.args, '--size', String(size)], limitOurs, `memif_pair ${size} B`);
+          ? await dpdkRun(size)
+          : runJson(bin, [...side.args, '--size', String(size), '--buffer-size', String(bufferSizeFor(size))],
+            limitOurs, `memif_pair ${size} B`);
+        const others = quiet.runEnd(mark);
         if (res.error) {
           log(`round ${r + 1} ${side.key} ${size} B FAILED: ${res.error}`);
           errors.push({ round: r + 1, side: side.key, size, error: res.error });
           continue;
         }
         log(`round ${r + 1}/${o.runs} ${padr(side.key, 11)} ${pad(size, 4)} B: ` +
-          `${mpps(res.rx_pps)} Mpps rx (${mpps(res.tx_pps)} tx), machine ${busy} % busy before`);
+          `${mpps(res.rx_pps)} Mpps rx (${mpps(res.tx_pps)} tx), other processes used ${others} % of the CPUs`);
         runs.push({ round: r + 1, side: side.key, size, rx_pps: res.rx_pps, tx_pps: res.tx_pps,
-          busy_before: busy, result: res });
+          others_pct: others, result: res });
       }
     }
   }
@@ -371,7 +352,7 @@ function main() {
   if (o.callgrind) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmemif-cg-'));
     callgrind = { method: CALLGRIND_METHOD, sizes: [] };
-    for (const size of o.sizes) {
+    for (const size of o.cgSizes) {
       const c = callgrindSize(bin, o, size, dir);
       if (c.error) {
         log(`callgrind ${size} B FAILED: ${c.error}`);
@@ -382,7 +363,7 @@ function main() {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  env.loadavg_end = os.loadavg().map((x) => round(x, 2));
+  const quietRecord = quiet.record();
 
   /* ---- report ---- */
   const first = runs.find((x) => x.side === 'ours')?.result;
@@ -392,11 +373,9 @@ function main() {
   out.push('nmemif C (slave -> master) vs DPDK testpmd (txonly client -> rxonly server) over memif');
   out.push(`${o.runs} interleaved rounds per size, ${o.warmup} s warm-up + ${o.seconds} s window per run; ` +
     `tx on core ${o.txCore}, rx on core ${o.rxCore}; ${env.cpus} CPUs (${env.cpu}), ` +
-    `load ${env.loadavg_start.join(' ')} -> ${env.loadavg_end.join(' ')}`);
-  const busies = runs.map((x) => x.busy_before);
-  if (busies.length) out.push(`machine busy in the 0.5 s before each run (other processes): median ${median(busies)} %, ` +
-    `max ${Math.max(...busies)} %${o.quietWait ? ` (waited up to ${o.quietWait} s for < ${o.quietBusy} %)` : ''}`);
-  if (first) out.push(`ours: ${first.impl}, burst ${first.burst}, ring ${first.ring}, ` +
+    `load ${quietRecord.loadavg_start.join(' ')} -> ${quietRecord.loadavg_end.join(' ')}`);
+  out.push(quietRecord.verdict);
+  if (first) out.push(`ours: ${first.impl}, burst ${first.burst}, ring ${first.ring}, buffers ${first.buffer_size} B (larger for jumbo frames), ` +
     `tx writes the whole frame (memcpy), rx ${first.rx_work === 'header' ? 'reads EtherType + IP protocol, no copy' : first.rx_work}`);
   if (o.rxCopy) out.push('ours+copy: same, and the receiver memcpy\'s each frame out (as copy-mode net_memif does)');
   if (dfirst) out.push(`dpdk: ${dfirst.impl}, net_memif copy mode, burst ${dfirst.burst}, ring ${dfirst.ring}`);
@@ -438,8 +417,7 @@ function main() {
     for (const e of errors) out.push(`  ${e.side} ${e.size} B${e.round ? ` round ${e.round}` : ''}: ${e.error.split('\n')[0]}`);
   }
   out.push('');
-  const summary = { bench: 'c-vs-dpdk', env, options: { runs: o.runs, sizes: o.sizes,
-    quiet_wait: o.quietWait, quiet_busy: o.quietBusy,
+  const summary = { bench: 'c-vs-dpdk', machine: env, quiet: quietRecord, options: { runs: o.runs, sizes: o.sizes,
     seconds: o.seconds, warmup: o.warmup, burst: first?.burst ?? o.burst,
     dpdk_burst: dfirst?.burst ?? o.dpdkBurst, tx_core: o.txCore, rx_core: o.rxCore },
   results, callgrind, runs: runs.map(({ result, ...r }) => r), errors };
@@ -449,4 +427,7 @@ function main() {
   process.exitCode = errors.length ? 1 : 0;
 }
 
-main();
+main().catch((e) => {
+  process.stderr.write(`run-c-vs-dpdk: ${e.stack || e}\n`);
+  process.exitCode = 1;
+});

@@ -5,14 +5,16 @@
  * each a fresh process, interleaved round by round, as a consumer resolves the package (a
  * temporary project whose node_modules/nmemif links to the package directory).
  *
- *   node bench/startup.js [--rounds 21] [--package DIR]...
+ *   node --import tsx bench/startup.js [--rounds 21] [--package DIR]... [--force]
  *
  * --package measures other checkouts (e.g. an older commit, for a before/after figure), each in
  * its own temporary project, all interleaved in the same rounds; the default is this one.
  * Prints the median wall time of each case and what it adds over `node -e 0` (the median of the
  * per-round differences), with min/max, in wall time and in CPU time (user + system of the
  * child, reported by a preloaded hook in every case alike): on a shared machine the wall time
- * swings with the load, the CPU time much less.
+ * swings with the load, the CPU time much less. It refuses to run on a busy machine unless --force
+ * (bench/lib/quiet.ts); the last stdout line is one JSON object (shape: StartupJson in
+ * bench/report/shapes.ts).
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -20,8 +22,12 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
+const { machine } = require('./lib/machine');
+const { QuietGate, QUIET_USAGE, quietArgsOrExit } = require('./lib/quiet');
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '21' }, package: { type: 'string', multiple: true } } });
+const USAGE = `usage: node --import tsx bench/startup.js [--rounds 21] [--package DIR]...\n${QUIET_USAGE}`;
+const { quiet: quietOptions, rest } = quietArgsOrExit(process.argv.slice(2), 'startup', USAGE);
+const { values } = parseArgs({ args: rest, options: { rounds: { type: 'string', default: '21' }, package: { type: 'string', multiple: true } } });
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 5) {
   console.error('--rounds takes an integer >= 5 (medians of at least 5)');
@@ -69,6 +75,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+const quiet = QuietGate.open('startup', quietOptions);
 try {
   // Warm the file cache; a case that fails (e.g. the named import of an older build) is reported, not timed.
   const failed = cases.map((c) => once(c)).map((r) => (r instanceof Error ? r.message : null));
@@ -76,6 +83,7 @@ try {
   const cpu = cases.map(() => []);
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round so no case always runs right after another.
+    const mark = quiet.runStart();
     for (let k = 0; k < cases.length; k++) {
       const c = (k + r) % cases.length;
       if (failed[c]) continue;
@@ -84,6 +92,7 @@ try {
       wall[c].push(t[0]);
       cpu[c].push(t[1]);
     }
+    quiet.runEnd(mark);
   }
   packages.forEach((pkg, k) => console.log(`${packages.length > 1 ? `[${k}] ` : ''}package ${pkg}`));
   console.log(`node ${process.version}, ${rounds} interleaved rounds, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
@@ -97,6 +106,15 @@ try {
   for (let c = 0; c < cases.length; c++) {
     console.log(`${cases[c][0].padEnd(42)} ${failed[c] ? `fails: ${failed[c]}` : `${cell(wall, c)}  ${cell(cpu, c)}`}`);
   }
+  const stat = (xs) => (xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } : null);
+  const added = (xs, c) => stat(xs[c].map((t, r) => t - xs[0][r]));
+  const record = quiet.record();
+  console.log(record.verdict);
+  console.log(JSON.stringify({
+    bench: 'startup', machine: machine(), quiet: record, rounds, packages,
+    cases: cases.map(([label], c) => (failed[c] ? { label, error: failed[c] }
+      : { label, wall_ms: stat(wall[c]), cpu_ms: stat(cpu[c]), added_wall_ms: c ? added(wall, c) : null, added_cpu_ms: c ? added(cpu, c) : null })),
+  }));
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

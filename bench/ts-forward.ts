@@ -8,10 +8,12 @@
  *   ts-macswap   the same, and swaps the MAC addresses of each frame in JS (touches each packet)
  *   c-swap       `nmif-perf --mode echo --zero-copy` (the C core's own loop, nmif_tx_swap)
  * Runs are interleaved (A B C A B C ...), 5 each by default, medians with min/max reported.
+ * Frames up to 9216 B: every side gets the buffer size that holds one frame (bench/lib/sizes.ts).
  * Then a 10-million-packet TS run samples heap and RSS growth (the hot path must allocate
- * nothing per packet).
+ * nothing per packet). It refuses to run on a busy machine unless --force (bench/lib/quiet.ts);
+ * the last stdout line is one JSON object (shape: TsForwardJson in bench/report/shapes.ts).
  *
- *   node --import tsx bench/ts-forward.ts [--runs 5] [--seconds 3] [--sizes 64,1500] [--mem-packets 10000000]
+ *   node --import tsx bench/ts-forward.ts [--runs 5] [--seconds 3] [--sizes 64,1500] [--mem-packets 10000000] [--force]
  *   node --import tsx bench/ts-forward.ts --only ts-swap --seconds 10      (e.g. under clinic flame)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +21,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemifSocket, PacketBatch } from '../src';
+import { machine } from './lib/machine';
+import { QuietGate, takeQuietArgs, type QuietOptions } from './lib/quiet';
+import { MAX_FRAME, bufferSizeFor } from './lib/sizes';
 
 const root = path.resolve(__dirname, '..');
 const perfBin = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
@@ -30,10 +35,12 @@ interface Args {
   memPackets: number;
   only: string | null;
   json: boolean;
+  quiet: QuietOptions;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 5, seconds: 3, sizes: [64, 1500], memPackets: 10_000_000, only: null, json: false };
+function parseArgs(args: string[]): Args {
+  const { quiet, rest: argv } = takeQuietArgs(args);
+  const a: Args = { runs: 5, seconds: 3, sizes: [64, 1500], memPackets: 10_000_000, only: null, json: false, quiet };
   for (let k = 0; k < argv.length; k++) {
     const v = argv[k + 1];
     switch (argv[k]) {
@@ -46,6 +53,7 @@ function parseArgs(argv: string[]): Args {
       default: throw new Error(`unknown argument ${argv[k]}`);
     }
   }
+  if (a.sizes.some((s) => !(s >= 60 && s <= MAX_FRAME))) throw new Error(`--sizes wants sizes in 60..${MAX_FRAME}`);
   return a;
 }
 
@@ -57,7 +65,8 @@ interface PeerResult {
 
 /** Starts the measuring peer (master) and resolves with its JSON result when it ends. */
 function startPeer(sock: string, size: number, seconds: number, count = 0): { done: Promise<PeerResult>; child: ChildProcess } {
-  const args = ['--role', 'master', '--socket', sock, '--mode', 'send', '--drain', '--size', String(size), '--json', '--timeout', '10'];
+  const args = ['--role', 'master', '--socket', sock, '--mode', 'send', '--drain', '--size', String(size), '--bsize', String(bufferSizeFor(size)),
+    '--json', '--timeout', '10'];
   if (count) args.push('--count', String(count), '--hold', '2');
   else args.push('--duration', String(seconds));
   const child = spawn(perfBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,9 +100,9 @@ function waitForSocket(file: string): Promise<void> {
 }
 
 /** Runs a TS forwarder on `sock` until the peer goes away. Returns packets forwarded. */
-async function tsForward(sock: string, touch: boolean, onProgress?: (forwarded: number) => void): Promise<number> {
+async function tsForward(sock: string, size: number, touch: boolean, onProgress?: (forwarded: number) => void): Promise<number> {
   const socket = new MemifSocket({ path: sock, reconnectMinMs: 10 });
-  const s = socket.createInterface({ role: 'slave', id: 0, rxMode: 'polling' });
+  const s = socket.createInterface({ role: 'slave', id: 0, rxMode: 'polling', bufferSize: bufferSizeFor(size) });
   const batch = new PacketBatch(256);
   let forwarded = 0;
   let running = true;
@@ -133,8 +142,9 @@ function macswapAll(batch: PacketBatch, n: number): void {
   }
 }
 
-async function cForward(sock: string): Promise<void> {
-  const child = spawn(perfBin, ['--role', 'slave', '--socket', sock, '--mode', 'echo', '--zero-copy', '--timeout', '3'], { stdio: 'ignore' });
+async function cForward(sock: string, size: number): Promise<void> {
+  const child = spawn(perfBin, ['--role', 'slave', '--socket', sock, '--mode', 'echo', '--zero-copy', '--bsize', String(bufferSizeFor(size)), '--timeout', '3'],
+    { stdio: 'ignore' });
   await new Promise((resolve) => child.on('exit', resolve));
 }
 
@@ -142,7 +152,7 @@ async function runOnce(kind: string, size: number, seconds: number, dir: string,
   const sock = path.join(dir, `${kind}-${size}-${n}.sock`);
   const peer = startPeer(sock, size, seconds);
   await waitForSocket(sock);
-  const fwd = kind === 'c-swap' ? cForward(sock) : tsForward(sock, kind === 'ts-macswap');
+  const fwd = kind === 'c-swap' ? cForward(sock, size) : tsForward(sock, size, kind === 'ts-macswap');
   const [res] = await Promise.all([peer.done, fwd]);
   return res.pps;
 }
@@ -167,7 +177,7 @@ async function memoryRun(dir: string, packets: number): Promise<Record<string, n
       baseAt = fwd;
     }
   };
-  const forwarded = await tsForward(sock, false, sample);
+  const forwarded = await tsForward(sock, 64, false, sample);
   await peer.done;
   global.gc?.();
   const end = process.memoryUsage();
@@ -185,6 +195,8 @@ async function memoryRun(dir: string, packets: number): Promise<Record<string, n
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(perfBin)) throw new Error(`${perfBin} not found: run npm install (it builds the tools)`);
+  const env = machine();
+  const quiet = QuietGate.open('ts-forward', args.quiet);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nmemif-bench-'));
   const kinds = args.only ? [args.only] : ['ts-swap', 'ts-macswap', 'c-swap'];
   const results: Record<string, Record<string, number[]>> = {};
@@ -193,22 +205,29 @@ async function main(): Promise<void> {
       results[size] = Object.fromEntries(kinds.map((k) => [k, []]));
       for (let r = 0; r < args.runs; r++) {
         for (const kind of kinds) {
+          const mark = quiet.runStart();
           const pps = await runOnce(kind, size, args.seconds, dir, r);
+          const others = quiet.runEnd(mark);
           results[size][kind].push(pps);
-          if (!args.json) process.stdout.write(`  ${size} B run ${r + 1} ${kind}: ${fmt(pps)}\n`);
+          if (!args.json) process.stdout.write(`  ${size} B run ${r + 1} ${kind}: ${fmt(pps)} (others used ${others} % of the CPUs)\n`);
         }
       }
     }
-    const summary: Record<string, unknown> = { cpus: os.cpus().length, runs: args.runs, seconds: args.seconds, sizes: {} };
-    console.log('\nframe  forwarder    median      min       max     vs c-swap');
+    const summary: Record<string, unknown> = { bench: 'ts-forward', machine: env, quiet: null, cpus: os.cpus().length, runs: args.runs, seconds: args.seconds, sizes: {} };
+    console.log('\nframe  forwarder    median      min       max     vs c-swap (of medians; per round: median [min..max])');
     for (const size of args.sizes) {
       const row: Record<string, unknown> = {};
       const c = results[size]['c-swap'] ? median(results[size]['c-swap']) : NaN;
       for (const kind of kinds) {
         const v = results[size][kind];
         const m = median(v);
-        row[kind] = { median: m, min: Math.min(...v), max: Math.max(...v), ratioToC: m / c };
-        console.log(`${String(size).padStart(5)}  ${kind.padEnd(11)} ${fmt(m).padStart(10)} ${fmt(Math.min(...v)).padStart(10)} ${fmt(Math.max(...v)).padStart(10)}   ${Number.isNaN(c) ? '-' : (m / c).toFixed(2) + 'x'}`);
+        // Runs of one round are back to back (A B C), so their ratio is the least drifted one.
+        const cs = results[size]['c-swap'];
+        const perRound = cs ? v.map((x, r) => x / cs[r]) : [];
+        const pr = perRound.length ? { median: median(perRound), min: Math.min(...perRound), max: Math.max(...perRound) } : null;
+        row[kind] = { median: m, min: Math.min(...v), max: Math.max(...v), ratioToC: m / c, ratioToCPerRound: pr, bufferSize: bufferSizeFor(size) };
+        const ratio = Number.isNaN(c) ? '-' : `${(m / c).toFixed(2)}x (${pr!.median.toFixed(2)} [${pr!.min.toFixed(2)}..${pr!.max.toFixed(2)}])`;
+        console.log(`${String(size).padStart(5)}  ${kind.padEnd(11)} ${fmt(m).padStart(10)} ${fmt(Math.min(...v)).padStart(10)} ${fmt(Math.max(...v)).padStart(10)}   ${ratio}`);
       }
       (summary.sizes as Record<string, unknown>)[size] = row;
     }
@@ -221,6 +240,8 @@ async function main(): Promise<void> {
           `(${((mem.heapUsedGrowthBytes / mem.measuredPackets) || 0).toFixed(4)} heap bytes per packet)`,
       );
     }
+    summary.quiet = quiet.record();
+    console.log(`\n${(summary.quiet as { verdict: string }).verdict}`);
     console.log(`\n${JSON.stringify(summary)}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dpdkBuilt } from '../src/bridge';
 import { tempDir } from './helpers/memif';
+import { sh, which } from './helpers/system';
 import { ToolProcess, hasStackTrace, runTool } from './helpers/tools';
 
 type Counters = Record<string, number>;
@@ -21,17 +22,6 @@ interface Stats {
   ok: boolean;
   ports: Record<string, Counters>;
   workers: Record<string, Counters>;
-}
-
-function which(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', timeout: 5000 }).status === 0;
-}
-
-/** Runs a command with a time limit; throws with its output when it fails. */
-function sh(cmd: string, args: string[], timeout = 10_000): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: status ${r.status} ${r.signal ?? ''} ${r.error?.message ?? ''}\n${r.stdout}${r.stderr}`);
-  return r.stdout;
 }
 
 function kernelSkipReason(): string | null {

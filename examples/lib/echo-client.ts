@@ -2,7 +2,9 @@
  * The echo clients of nstack-echo: send `count` messages of `size` bytes with at most `window`
  * unanswered, check every reply byte for byte, and measure each round trip.
  * - UDP: datagram i carries i in its first 4 bytes and bytes that depend on i; a datagram not
- *   answered within `timeoutMs` counts as lost (and frees its place in the window).
+ *   answered within `timeoutMs` counts as lost (and frees its place in the window). The window
+ *   opens after the first reply: the first datagram also finds the path (ARP/ND), and a stack
+ *   queues only a few datagrams for an unresolved neighbour.
  * - TCP: one connection; byte k of the stream depends on k; message i is answered once the
  *   echo reached its last byte.
  */
@@ -82,7 +84,8 @@ async function udpClient(o: EchoClientOptions): Promise<EchoResult> {
   let last = start;
 
   const fill = () => {
-    while (inflight < o.window && r.sent < o.count) {
+    const window = r.received > 0 ? o.window : 1;
+    while (inflight < window && r.sent < o.count) {
       const seq = r.sent++;
       msg.writeUInt32BE(seq, 0);
       for (let i = 4; i < msg.length; i++) msg[i] = udpByte(seq, i);

@@ -9,6 +9,8 @@
 #include "hal_dpdk.h"
 #include "hal_port.h"
 #include "hal_worker.h"
+#include "lwip_netif.h"
+#include "lwip_stack.h"
 #include "memif_interface.h"
 #include "memif_lease.h"
 #include "memif_queue.h"
@@ -20,6 +22,7 @@ namespace nmemif {
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
+    Napi::Function hal_port = HalPort::Define(env);
     DefineAddon(exports, {
                              InstanceValue("FdWatch", FdWatch::Define(env), napi_enumerable),
                              InstanceValue("sys", sys::Define(env), napi_enumerable),
@@ -29,10 +32,12 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("MemifQueue", MemifQueue::Define(env), napi_enumerable),
                              InstanceValue("abi", abi::Define(env), napi_enumerable),
                              InstanceValue("constants", sys::DefineConstants(env), napi_enumerable),
-                             InstanceValue("HalPort", HalPort::Define(env), napi_enumerable),
+                             InstanceValue("HalPort", hal_port, napi_enumerable),
                              InstanceValue("HalWorker", HalWorker::Define(env), napi_enumerable),
                              InstanceValue("dpdk", hal_dpdk::Define(env), napi_enumerable),
                              InstanceValue("coreLog", core_log::Define(env), napi_enumerable),
+                             InstanceValue("LwipStack", LwipStack::Define(env), napi_enumerable),
+                             InstanceValue("LwipNetif", LwipNetif::Define(env, hal_port), napi_enumerable),
                          });
   }
 };

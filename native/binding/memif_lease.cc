@@ -76,6 +76,7 @@ MemifLease::MemifLease(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MemifL
   if (!i) throw Napi::Error::New(env, "interface is closed");
   nmif_lease_args_t a{};
   a.qid = ArgU16(info, 1, "qid");
+  qid_ = a.qid;
   a.rx_mode = ArgUint32(info, 2, "rxMode") ? NMIF_RX_POLLING : NMIF_RX_INTERRUPT;
   int r = nmif_lease_create(i, &a, &lease_);
   owner->RethrowPending(env);
@@ -89,6 +90,7 @@ MemifLease::~MemifLease() {
 }
 
 Napi::Value MemifLease::Handoff(const Napi::CallbackInfo& info) {
+  if (!lease_) throw Napi::Error::New(info.Env(), "the queue lease has ended");
   if (key_ == 0) key_ = Offer(lease_);
   return Napi::Number::New(info.Env(), key_);
 }
@@ -97,19 +99,29 @@ Napi::Value MemifLease::Handoff(const Napi::CallbackInfo& info) {
 Napi::Value MemifLease::End(const Napi::CallbackInfo& info) {
   if (key_ != 0) Withdraw(key_);
   key_ = 0;
-  nmif_lease_end(lease_);
+  if (lease_) {
+    // Our reference goes now (ports and workers keep their own): the lease's eventfd is not
+    // left to the garbage collector.
+    nmif_lease_end(lease_);
+    nmif_lease_unref(lease_);
+    lease_ = nullptr;
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value MemifLease::GetQueue(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), nmif_lease_qid(lease_));
+  return Napi::Number::New(info.Env(), qid_);
 }
 
 nmif_lease_t* LeaseArg(Napi::Env env, Napi::Value value) {
   if (value.IsObject()) {
     Napi::Object o = value.As<Napi::Object>();
     bool ok = false;
-    if (napi_check_object_type_tag(env, o, &kLeaseTag, &ok) == napi_ok && ok) return MemifLease::Unwrap(o)->Raw();
+    if (napi_check_object_type_tag(env, o, &kLeaseTag, &ok) == napi_ok && ok) {
+      nmif_lease_t* l = MemifLease::Unwrap(o)->Raw();
+      if (!l) throw Napi::Error::New(env, "the queue lease has ended");
+      return l;
+    }
   }
   throw Napi::TypeError::New(env, "expected a memif queue lease (MemifInterface.lease())");
 }

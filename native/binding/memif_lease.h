@@ -32,12 +32,13 @@ class MemifLease : public Napi::ObjectWrap<MemifLease> {
   Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value GetQueue(const Napi::CallbackInfo& info);
 
-  nmif_lease_t* lease_ = nullptr;
+  nmif_lease_t* lease_ = nullptr;  // our reference; dropped by end(), so nothing waits for GC
+  uint16_t qid_ = 0;
   double key_ = 0;  // hand-over key, 0 = not offered
 };
 
 // The lease of a MemifLease object (borrowed: ref it to keep it); throws a TypeError for
-// anything else. The one way native consumers (bridge ports, stacks) take a queue from
+// anything else, an Error for a lease that has ended. The one way native consumers (bridge ports, stacks) take a queue from
 // JavaScript.
 nmif_lease_t* LeaseArg(Napi::Env env, Napi::Value value);
 

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
+import { checkAbi } from '../abi';
 import { native } from '../native';
 import { MemifSocket } from '../memif/socket';
 import type { MemifInterface } from '../memif/interface';
@@ -172,6 +173,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   /** Initialises EAL (if any DPDK port), opens every port and starts one worker per link. */
   async start(): Promise<void> {
+    checkAbi(); // the counters are read by their C order
     if (this.#started) throw new InvalidStateError('start(): the bridge is already running');
     this.#started = true;
     const dpdkPorts = this.config.ports.filter((p) => p.kind === 'dpdk');

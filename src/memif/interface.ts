@@ -392,7 +392,8 @@ export class MemifInterface extends EventEmitter<InterfaceEvents> {
     this.#regions = null;
     this.#connected = false;
     this.#rx.stop();
-    this.#leases.clear(); // libmemif ended them with the interface
+    for (const lease of this.#leases.values()) lease.end(); // libmemif ended them: drop our references
+    this.#leases.clear();
     this.#transferred.clear();
     this.#onClose(this);
     for (const q of this.#queues) {

@@ -96,11 +96,6 @@ const enum Block {
   Lent = 3,
 }
 
-const ENOTCONN = ERRORS.ENOTCONN;
-const EPROTO = ERRORS.EPROTO;
-const ENOBUFS = ERRORS.ENOBUFS;
-const ESTALE = ERRORS.ESTALE;
-
 const kLink = Symbol('link');
 const kRx = Symbol('rx');
 const kBlock = Symbol('block');
@@ -377,7 +372,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     if (nat === null || this.#block !== Block.None) return 0;
     const n = nat[what]();
     if (n >= 0) return n;
-    if (n === EPROTO) this.#down(n);
+    if (n === ERRORS.EPROTO) this.#down(n);
     return 0;
   }
 
@@ -470,11 +465,11 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
    * again once (`again`), and otherwise throws by the rule in the file comment.
    */
   #retry(ret: number, what: string, again: () => number): number {
-    if (ret === ESTALE && this.#nat !== null) {
+    if (ret === ERRORS.ESTALE && this.#nat !== null) {
       // Lessee: a new connection since we last mapped. Map it; announced by the link event.
       this.#map(this.#nat);
       ret = again();
-    } else if (ret === ENOBUFS && what === 'rx') {
+    } else if (ret === ERRORS.ENOBUFS && what === 'rx') {
       ret = again();
     }
     if (ret >= 0) return ret;
@@ -482,7 +477,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
   }
 
   #error(ret: number, what: string): Error {
-    if (ret === ENOTCONN || ret === EPROTO || ret === ESTALE) {
+    if (ret === ERRORS.ENOTCONN || ret === ERRORS.EPROTO || ret === ERRORS.ESTALE) {
       const reason = this.#down(ret);
       return new NotConnectedError(`${what}: queue ${this.queue} is not connected${reason ? ` (${reason})` : ''}`, reason);
     }
@@ -491,7 +486,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
     }
     if (ret === ERRORS.ERANGE) return new InvalidArgumentError(`${what}: queue ${this.queue} out of range for this connection`);
     if (ret === ERRORS.ENOTSUP) return new InvalidArgumentError(`${what}: only a slave can swap buffers (zero-copy forwarding)`);
-    if (ret === ENOBUFS) return new NmemifError(`${what}: a chain longer than the ring (should never happen)`);
+    if (ret === ERRORS.ENOBUFS) return new NmemifError(`${what}: a chain longer than the ring (should never happen)`);
     return new NmemifError(`${what} failed: ${errnoName(ret)}`);
   }
 
@@ -503,7 +498,7 @@ export class MemifQueue extends EventEmitter<QueueEvents> {
       // The binding has taken the link down already (on EPROTO): deliver its events now.
       host.flushEvents();
       this.#setConnected(false);
-      return ret === EPROTO ? nat.reason() : host.lastDisconnectReason;
+      return ret === ERRORS.EPROTO ? nat.reason() : host.lastDisconnectReason;
     }
     const reason = nat.reason();
     if (this.#connected) {

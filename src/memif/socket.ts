@@ -5,7 +5,7 @@
  * asks for them through its fd-update callback, and readiness goes back into it. Readiness bits
  * cross as epoll bits both ways (the binding maps them to the C library's, in C).
  */
-import { FD_OPS } from '../abi';
+import { FD_OPS, checkAbi } from '../abi';
 import { ClosedError } from '../errors';
 import { native, type NativeLinkEvent, type NativeMemifSocket } from '../native';
 import { defaultEngine, type Engine } from '../nstack/engine';
@@ -41,6 +41,7 @@ export class MemifSocket implements InterfaceSocket {
   constructor(options: SocketOptions | string = {}, engine: Engine = defaultEngine()) {
     this.options = resolveSocketOptions(options);
     this.engine = engine;
+    checkAbi();
     try {
       this.#native = new native.MemifSocket(this.options, (fd, op, events, token) => this.#fdUpdate(fd, op, events, token));
     } catch (err) {

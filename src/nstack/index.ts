@@ -68,6 +68,7 @@ export { NrdRules, describeRule, type NrdMatch, type NrdRule, type NrdRuleSpec, 
 export { KERNEL_PLANE, KERNEL_STACK, createKernelStack, type KernelStack, type KernelStackOptions } from './stacks/kernel';
 export type { IpAddress, IpPrefix } from './ip';
 export type { MessageChunk, MessageData } from './nsocket/message';
+export { createLwipStack, lwipAvailable, lwipUnavailableReason, type LwipInterfaceOptions, type LwipNetif, type LwipStack, type LwipStackOptions } from './stacks/lwip';
 export { createDatagramList, datagramAt, type DatagramListOptions } from './datagram-list';
 export { UdpSocket, createSocket, type BindOptions, type SendCallback, type UdpSocketEvents, type UdpSocketOptions, type UdpType } from './nsocket/udp-socket';
 export { TcpSocket, connect, createConnection, type TcpConnectOptions, type TcpSocketOptions } from './nsocket/tcp-socket';

@@ -31,9 +31,12 @@ export class Peer {
   readonly #waiters = new Set<() => void>();
   readonly #exited: Promise<PeerExit>;
 
-  constructor(fixture: string, args: string[], name = fixture) {
+  /** `wrapper`: a command that runs node, e.g. ['ip', 'netns', 'exec', 'ns1']. */
+  constructor(fixture: string, args: string[], name = fixture, wrapper: string[] = []) {
     this.name = name;
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test', 'fixtures', fixture), ...args], {
+    const node = [process.execPath, '--import', 'tsx', path.join(root, 'test', 'fixtures', fixture), ...args];
+    const [cmd, ...rest] = [...wrapper, ...node];
+    this.child = spawn(cmd, rest, {
       cwd: root,
       env: process.env,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,16 +1,22 @@
 /**
- * DPDK `dpdk-testpmd` with one `net_memif` port as a test peer, driven through its interactive
- * command line (a TypeScript port of native/libmemif/test/interop_lib.bash).
+ * The one launcher of DPDK `dpdk-testpmd` with a `net_memif` port, for the TypeScript tests and
+ * every benchmark in bench/ (the ctest interop scripts, plain bash without Node, keep theirs in
+ * native/libmemif/test/interop_lib.bash). testpmd runs interactively, driven through its
+ * command line:
  *
  *   const tp = await Testpmd.start(t, { role: 'server', socket: path, forwardMode: 'rxonly' });
  *   ... our interface connects ...
- *   tp.forward();                  // "start": only once our side is connected
- *   const stats = await tp.stop(); // "stop": counters printed while the link is still up
- *   await tp.quit();               // "quit": closes the port, which disconnects us
+ *   tp.forward();                    // "start": only once our side is connected
+ *   await tp.portStats(0);           // "show port stats 0": counters and testpmd's own rates
+ *   const stats = await tp.stop();   // "stop": counters printed while the link is still up
+ *   tp.portForwardStats(1);          // one port's part of that summary
+ *   await tp.quit();                 // "quit": closes the port, which disconnects us
+ *
+ * `t` is whoever owns it: an ava ExecutionContext, or a Teardowns list in a benchmark.
  *
  * What this relies on (DPDK 22.11, 2 vCPUs, no hugepages; see DESIGN.md, "Real peers"):
- *  - `--no-huge -m 1024 --no-pci --total-num-mbufs=16384`, two lcores (main lcore 0, the
- *    forwarding lcore 1), a unique `--file-prefix` per run;
+ *  - `--no-huge -m 1024 --no-pci --total-num-mbufs=16384`, two lcores (the main lcore, which
+ *    only reads commands, and one forwarding lcore), a unique `--file-prefix` per run;
  *  - `--no-lsc-interrupt --disable-link-check`: do not wait for or react to link state;
  *    `--no-flush-rx`: "start" would otherwise receive and free whatever already waits;
  *  - forwarding starts only after the memif link is up (a DPDK 22.11 server that forwards while
@@ -19,18 +25,20 @@
  *  - a testpmd still forwarding when its peer goes away may segfault: always "stop" first;
  *  - it sometimes segfaults at exit after printing "Bye..."; that is tolerated, before it not;
  *  - a DPDK client connects once, when its port starts: the server must already listen;
- *  - its stdout is a pipe here, so it runs under `stdbuf -oL` to get its printf output by line.
+ *  - its stdout is a pipe here, so it runs under `stdbuf -oL` to get its printf output by line;
+ *  - the end of its stdin ends it (interactive mode quits at end of input), so it does not
+ *    outlive a process of ours that dies.
  *
- * Lifetime: every testpmd is SIGKILLed (its own pid only) after `lifetimeMs` at the latest and
- * when the test ends; its EAL runtime directory (/var/run/dpdk/<file-prefix>) is removed.
+ * Lifetime: every testpmd is SIGKILLed (its own pid only) after `lifetimeMs` at the latest, when
+ * its owner tears down and when this process exits; its EAL runtime directory
+ * (/var/run/dpdk/<file-prefix>) is removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { bound } from './bounds';
 import { threadId } from 'node:worker_threads';
-import type { ExecutionContext } from 'ava';
+import { bound } from './bounds';
 
 function onPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
@@ -49,7 +57,7 @@ function onPath(name: string): string | null {
 export const TESTPMD = onPath('dpdk-testpmd');
 const STDBUF = onPath('stdbuf');
 
-/** Why testpmd tests cannot run here, or null if they can (decided once, at load time). */
+/** Why testpmd cannot run here, or null if it can (decided once, at load time). */
 export const testpmdSkipReason: string | null =
   TESTPMD === null
     ? 'dpdk-testpmd is not installed (Debian: apt-get install dpdk-dev)'
@@ -64,7 +72,36 @@ export function dpdkRuntimeDir(): string {
 }
 
 export type TestpmdRole = 'server' | 'client';
-export type ForwardMode = 'rxonly' | 'txonly' | 'io' | 'macswap';
+export type ForwardMode = 'rxonly' | 'txonly' | 'io' | 'macswap' | 'icmpecho';
+
+/** Who owns a testpmd: it is ended when the owner tears down (an ava `t` is one). */
+export interface TestpmdOwner {
+  teardown(fn: () => unknown): void;
+  log(...values: unknown[]): void;
+}
+
+/** An owner for code outside ava (benchmarks): `await owner.run()` in a finally. */
+export class Teardowns implements TestpmdOwner {
+  readonly #fns: Array<() => unknown> = [];
+  readonly #log: ((msg: string) => void) | null;
+
+  constructor(log: ((msg: string) => void) | null = null) {
+    this.#log = log;
+  }
+
+  teardown(fn: () => unknown): void {
+    this.#fns.push(fn);
+  }
+
+  log(...values: unknown[]): void {
+    this.#log?.(values.map(String).join(' '));
+  }
+
+  /** Runs the teardowns, last registered first. */
+  async run(): Promise<void> {
+    while (this.#fns.length) await this.#fns.pop()!();
+  }
+}
 
 export interface TestpmdOptions {
   role: TestpmdRole;
@@ -76,15 +113,27 @@ export interface TestpmdOptions {
   /** net_memif bsize and rsize (log2 ring size); defaults 2048 and 10, as ours. */
   bufferSize?: number;
   log2RingSize?: number;
+  /** More ports after net_memif0 (port 0), as --vdev values: ports 1, 2, ... */
+  vdevs?: string[];
+  /** testpmd --burst (default: testpmd's own). */
+  burst?: number;
+  /** [main lcore, forwarding lcore] (default [0, 1]). */
+  lcores?: [number, number];
+  /** More EAL arguments (before `--`), e.g. ['--single-file-segments']. */
+  eal?: string[];
   /** More testpmd application arguments (after `--`), e.g. ['--txpkts=64']. */
   args?: string[];
+  /** A command testpmd runs under, e.g. ['valgrind', '--tool=callgrind']. */
+  wrapper?: string[];
+  /** How long it may take to show its prompt, ms (default 20 s; raised to the wait floor). */
+  startMs?: number;
   /** SIGKILL after this long, ms (default 45 s). */
   lifetimeMs?: number;
   /** Part of the file prefix and of messages. */
   tag?: string;
 }
 
-/** The "Accumulated forward statistics for all ports" block printed by "stop". */
+/** A forward statistics block: "Accumulated forward statistics for all ports" or one port's. */
 export interface ForwardStats {
   rxPackets: number;
   rxDropped: number;
@@ -92,6 +141,22 @@ export interface ForwardStats {
   txPackets: number;
   txDropped: number;
   txTotal: number;
+}
+
+/** What "show port stats N" prints: counters, and rates since the previous show (testpmd's clock). */
+export interface PortStats {
+  rxPackets: number;
+  rxMissed: number;
+  rxBytes: number;
+  rxErrors: number;
+  rxNombuf: number;
+  txPackets: number;
+  txErrors: number;
+  txBytes: number;
+  rxPps: number;
+  txPps: number;
+  /** performance.now() when the block arrived. */
+  at: number;
 }
 
 export interface TestpmdExit {
@@ -119,6 +184,20 @@ export async function waitListening(socket: string, ms: number, who = 'the serve
   }
 }
 
+/** `Name: 123` pairs of one statistics block. */
+function fields(block: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const [, k, v] of block.matchAll(/([A-Za-z-]+):\s*(\d+)/g)) m.set(k, Number(v));
+  return m;
+}
+
+/** Testpmds still running, ended synchronously if this process exits first. */
+const live = new Set<Testpmd>();
+process.on('exit', () => {
+  for (const tp of live) tp.kill();
+  for (const tp of live) fs.rmSync(path.join(dpdkRuntimeDir(), tp.filePrefix), { recursive: true, force: true });
+});
+
 let seq = 0;
 
 export class Testpmd {
@@ -139,6 +218,7 @@ export class Testpmd {
     this.filePrefix = filePrefix;
     this.name = name;
     this.#child = spawn(STDBUF!, ['-oL', '-eL', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(this);
     const collect = (d: string): void => {
       this.output += d;
       this.#wake();
@@ -150,6 +230,7 @@ export class Testpmd {
       const done = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.exit !== null) return;
         clearTimeout(this.#lifetime);
+        live.delete(this);
         const crashed = code !== 0;
         this.exit = { code, signal, crashedAfterBye: crashed && /^Bye\.\.\./m.test(this.output) };
         this.#wake();
@@ -168,12 +249,12 @@ export class Testpmd {
     this.#lifetime.unref();
   }
 
-  /** Starts testpmd and waits for its prompt; it is killed and cleaned up when `t` ends. */
-  static async start(t: ExecutionContext, o: TestpmdOptions): Promise<Testpmd> {
+  /** Starts testpmd and waits for its prompt; it is ended and cleaned up when `owner` tears down. */
+  static async start(owner: TestpmdOwner, o: TestpmdOptions): Promise<Testpmd> {
     if (testpmdSkipReason !== null) throw new Error(`cannot start testpmd: ${testpmdSkipReason}`);
     const tag = (o.tag ?? o.forwardMode).replace(/[^A-Za-z0-9_-]/g, '-');
-    const filePrefix = `nmemif-ts-${process.pid}-${threadId}-${++seq}-${tag}`;
-    const vdev = [
+    const filePrefix = `nmemif-tp-${process.pid}-${threadId}-${++seq}-${tag}`;
+    const memif = [
       'net_memif0',
       `role=${o.role}`,
       `id=${o.id ?? 0}`,
@@ -181,19 +262,24 @@ export class Testpmd {
       `rsize=${o.log2RingSize ?? 10}`,
       memifSocketDevargs(o.socket),
     ].join(',');
+    const [main, fwd] = o.lcores ?? [0, 1];
     const argv = [
+      ...(o.wrapper ?? []),
       TESTPMD!,
-      '-l', '0,1', '--main-lcore', '0', '--no-huge', '-m', '1024', '--no-pci',
-      `--file-prefix=${filePrefix}`, '--log-level=pmd.net.memif:info', `--vdev=${vdev}`,
+      '-v', '-l', `${main},${fwd}`, '--main-lcore', String(main), '--no-huge', '-m', '1024', '--no-pci', '--no-telemetry',
+      `--file-prefix=${filePrefix}`, '--log-level=pmd.net.memif:info', `--vdev=${memif}`,
+      ...(o.vdevs ?? []).map((v) => `--vdev=${v}`),
+      ...(o.eal ?? []),
       '--',
       '-i', '--no-lsc-interrupt', '--disable-link-check', '--no-flush-rx', '--total-num-mbufs=16384',
       `--forward-mode=${o.forwardMode}`,
+      ...(o.burst ? [`--burst=${o.burst}`] : []),
       ...(o.args ?? []),
     ];
     const tp = new Testpmd(argv, filePrefix, `testpmd ${o.role} ${o.forwardMode} (${tag})`, o.lifetimeMs ?? 45_000);
-    t.teardown(() => tp.dispose());
-    t.log(`${tp.name}: ${tp.commandLine}`);
-    await tp.waitFor(/testpmd> /, 20_000, 'its prompt');
+    owner.teardown(() => tp.dispose());
+    owner.log(`${tp.name}: ${tp.commandLine}`);
+    await tp.waitFor(/testpmd> /, o.startMs ?? 20_000, 'its prompt');
     return tp;
   }
 
@@ -207,6 +293,11 @@ export class Testpmd {
 
   get running(): boolean {
     return this.exit === null;
+  }
+
+  /** DPDK's version as EAL printed it (-v), e.g. "DPDK 22.11.4". */
+  get version(): string | null {
+    return /RTE Version: '([^']+)'/.exec(this.output)?.[1] ?? null;
   }
 
   /** Sends one command line. */
@@ -232,25 +323,43 @@ export class Testpmd {
     return this.lastStats();
   }
 
-  /** Counters from the last "Accumulated forward statistics" block. */
+  /** Counters from the last "Accumulated forward statistics" block ("stop" or the exit summary). */
   lastStats(): ForwardStats {
-    const at = this.output.lastIndexOf('Accumulated forward statistics');
-    if (at < 0) throw new Error(`${this.name}: no forward statistics printed; ${this.describe()}`);
-    const lines = this.output.slice(at).split('\n').slice(1);
-    const end = lines.findIndex((l) => /^\s*\++\s*$/.test(l));
-    const block = (end < 0 ? lines : lines.slice(0, end)).join('\n');
-    const field = (name: string): number => {
-      const m = new RegExp(`${name}:\\s*(\\d+)`).exec(block);
-      if (m === null) throw new Error(`${this.name}: no ${name} in its statistics:\n${block}`);
-      return Number(m[1]);
+    return this.#forwardStats('Accumulated forward statistics for all ports');
+  }
+
+  /** One port's counters from the last forward statistics ("stop" or the exit summary). */
+  portForwardStats(port: number): ForwardStats {
+    return this.#forwardStats(`Forward statistics for port ${port} `);
+  }
+
+  /** "show port stats N": the port's counters, and its rates since the previous show. */
+  async portStats(port: number, ms = 10_000): Promise<PortStats> {
+    const head = `NIC statistics for port ${port} `;
+    const before = this.output.length;
+    this.command(`show port stats ${port}`);
+    let block = '';
+    await this.waitFor(
+      () => {
+        const at = this.output.indexOf(head, before);
+        const end = at < 0 ? -1 : this.output.indexOf('Tx-pps:', at);
+        if (end < 0 || this.output.indexOf('\n', end) < 0) return false;
+        block = this.output.slice(at, this.output.indexOf('\n', end));
+        return true;
+      },
+      ms,
+      `"show port stats ${port}"`,
+    );
+    const f = fields(block);
+    const get = (k: string): number => {
+      const v = f.get(k);
+      if (v === undefined) throw new Error(`${this.name}: no ${k} in "show port stats ${port}":\n${block}`);
+      return v;
     };
     return {
-      rxPackets: field('RX-packets'),
-      rxDropped: field('RX-dropped'),
-      rxTotal: field('RX-total'),
-      txPackets: field('TX-packets'),
-      txDropped: field('TX-dropped'),
-      txTotal: field('TX-total'),
+      rxPackets: get('RX-packets'), rxMissed: get('RX-missed'), rxBytes: get('RX-bytes'), rxErrors: get('RX-errors'),
+      rxNombuf: get('RX-nombuf'), txPackets: get('TX-packets'), txErrors: get('TX-errors'), txBytes: get('TX-bytes'),
+      rxPps: get('Rx-pps'), txPps: get('Tx-pps'), at: performance.now(),
     };
   }
 
@@ -316,6 +425,28 @@ export class Testpmd {
     }
     clearTimeout(this.#lifetime);
     fs.rmSync(path.join(dpdkRuntimeDir(), this.filePrefix), { recursive: true, force: true });
+  }
+
+  #forwardStats(head: string): ForwardStats {
+    const at = this.output.lastIndexOf(head);
+    if (at < 0) throw new Error(`${this.name}: no "${head.trim()}" printed; ${this.describe()}`);
+    const lines = this.output.slice(at).split('\n').slice(1);
+    const end = lines.findIndex((l) => /^\s*(\++|-+)\s*$/.test(l));
+    const block = (end < 0 ? lines : lines.slice(0, end)).join('\n');
+    const f = fields(block);
+    const field = (name: string): number => {
+      const v = f.get(name);
+      if (v === undefined) throw new Error(`${this.name}: no ${name} in its statistics:\n${block}`);
+      return v;
+    };
+    return {
+      rxPackets: field('RX-packets'),
+      rxDropped: field('RX-dropped'),
+      rxTotal: field('RX-total'),
+      txPackets: field('TX-packets'),
+      txDropped: field('TX-dropped'),
+      txTotal: field('TX-total'),
+    };
   }
 
   #count(re: RegExp): number {

@@ -93,6 +93,17 @@ const char *nhal_port_kind(const nhal_port_t *p);
 /* Releases a port. -EBUSY while a worker path uses it. */
 int nhal_port_destroy(nhal_port_t *p);
 
+/* The burst calls the workers make, for other data-path owners (a protocol stack's netif).
+ * One caller at a time per port: a user that moves a port between threads serializes them
+ * itself (a lock), and never adds the port to a worker. Semantics as in src/port.h: rx_burst
+ * returns packets (rx_done must follow a return > 0), tx_burst copies and returns packets
+ * sent (the rest are counted as drops), rx_irq arms (1: an fd, -EAGAIN if packets wait) or
+ * disarms (0) the port's interrupt, -ENOTSUP for a port that cannot signal. */
+int nhal_port_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max);
+void nhal_port_rx_done(nhal_port_t *p, nhal_batch_t *b);
+int nhal_port_tx_burst(nhal_port_t *p, const nhal_batch_t *b);
+int nhal_port_rx_irq(nhal_port_t *p, int arm);
+
 /* ---- the memif backend ----------------------------------------------------------------------- */
 
 /* A port over the queue pair of `lease` (nmif_lease_create on the interface's thread, with

@@ -26,5 +26,10 @@ int nhal_port_destroy(nhal_port_t *p) {
   return 0;
 }
 
+int nhal_port_rx_burst(nhal_port_t *p, nhal_batch_t *b, uint16_t max) { return p->ops->rx_burst(p, b, max); }
+void nhal_port_rx_done(nhal_port_t *p, nhal_batch_t *b) { p->ops->rx_done(p, b); }
+int nhal_port_tx_burst(nhal_port_t *p, const nhal_batch_t *b) { return p->ops->tx_burst(p, b); }
+int nhal_port_rx_irq(nhal_port_t *p, int arm) { return p->ops->rx_irq ? p->ops->rx_irq(p, arm) : -ENOTSUP; }
+
 const char *nhal_port_name(const nhal_port_t *p) { return p->name; }
 const char *nhal_port_kind(const nhal_port_t *p) { return p->ops->kind; }

@@ -1,4 +1,6 @@
 # Shared helpers for the DPDK interop tests (interop_*.sh). Sourced, never run.
+# The C library's tests run from ctest without Node, so they keep this bash launcher of testpmd;
+# the TypeScript tests and every benchmark use the one in test/helpers/testpmd.ts.
 #
 # Each test: `ilib_init <name> "$1"` (skips with 77 without dpdk-testpmd), then starts testpmd
 # with tp_start and nmif-perf with perf_start, drives testpmd through its command line
