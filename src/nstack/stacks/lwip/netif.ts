@@ -34,10 +34,15 @@ export interface NetifHost {
 
 /** What the application sees of a netif. */
 export interface LwipNetif {
+  /** lwIP's name of the netif: 'mf' and its number ('mf0'). */
   readonly name: string;
+  /** Its MAC address, "02:00:00:00:00:01". */
   readonly mac: string;
+  /** Its IPv4 address and prefix length, "10.0.0.2/24" (absent when it has none). */
   readonly ip?: string;
+  /** Its IPv6 addresses (the link-local one first). */
   readonly ip6: string[];
+  /** Whether the netif is up: its memif link is connected. */
   readonly up: boolean;
 }
 

@@ -7,12 +7,20 @@ import { ipv4Bytes, parseIPv4Cidr, parseIPv6Cidr, parseMac } from './addr';
 
 /** One lwIP netif per memif interface (see ../lwip.ts for the public description). */
 export interface LwipInterfaceOptions {
+  /** The ethernet-mode memif interface to run over: an open one, or devargs to open one with
+   * ("role=client,socket=/run/x.sock,id=0"; the stack then owns and closes it). */
   memif: MemifInterface | string;
+  /** The queue pair the netif uses (default 0); the stack leases it, so it is not yours meanwhile. */
   queue?: number;
+  /** IPv4 address with its prefix length, "10.0.0.2/24" (default: no IPv4 address). */
   ip?: string;
+  /** IPv4 default gateway, "10.0.0.1" (needs `ip`). */
   gateway?: string;
+  /** An IPv6 address with its prefix length, "fd00::2/64", besides the link-local one lwIP always has. */
   ip6?: string;
+  /** MAC address, "02:00:00:00:00:01" (default: from the devargs, else a random locally administered one). */
   mac?: string;
+  /** MTU in bytes, 576 to 9000 (default 1500). */
   mtu?: number;
 }
 

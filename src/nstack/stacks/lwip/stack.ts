@@ -46,7 +46,9 @@ const CHANGED_BATCH = 256;
 const SHUT: Record<ShutdownHow, number> = { read: 1, write: 2, both: 3 };
 const BOOLEAN_OPTS = new Set<SockOpt>(['reuseAddr', 'noDelay', 'keepAlive', 'broadcast']);
 
+/** Options of createLwipStack(). */
 export interface LwipStackOptions {
+  /** Netifs to add at once (more with addInterface()). */
   interfaces?: LwipInterfaceOptions[];
   /** After the last frame, keep polling the interfaces this long (µs) before sleeping on
    * their interrupts: lower latency for a peer that answers soon, at the price of CPU.
@@ -57,7 +59,9 @@ export interface LwipStackOptions {
 export const BUSY_POLL_US = 0;
 
 export interface LwipStack extends StackModule<unknown> {
+  /** Adds a netif over a memif interface; throws InvalidArgumentError naming a bad field. */
   addInterface(options: LwipInterfaceOptions): LwipNetif;
+  /** The netifs of the stack, in the order they were added. */
   readonly interfaces: readonly LwipNetif[];
   /** = recycle('closed'): every PCB, netif, memif interface it opened, fd. */
   close(): void;
