@@ -235,21 +235,35 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test.serial('SIGTERM to a child that has its own SIGTERM handler: sockets are closed first, the program decides how to end', async (t) => {
+test.serial('SIGTERM to a child that has its own SIGTERM handler: the handler gets it with every socket open; they are closed when it exits', async (t) => {
   const path = socketPath(t);
   const child = peer(t, 'master child', ['--role', 'master', '--path', path, '--own-sigterm']);
   await child.next('ready', START_MS);
   const sock = ourSocket(t, path);
   const slave = ourInterface(sock, 'slave');
   await connected(slave, 10_000);
-  const down = nextEvent<[string]>(slave, 'disconnect', 5000, "our slave to get the child's DISCONNECT");
+  const down = nextEvent<[string]>(slave, 'disconnect', 10_000, "our slave to get the child's DISCONNECT at its exit");
   child.kill('SIGTERM');
   const seen = await child.next('sigterm', 5000);
-  t.is(seen.closed, true, "the library's handler ran before the program's and closed the socket");
+  t.is(seen.closed, false, "the program's own handler runs with the socket still open (the library leaves the signal to it)");
+  t.deepEqual(await child.exited(10_000), { code: 0, signal: null }, 'not killed by the signal: its own handler exits 0');
   const [reason] = await down;
-  t.is(reason, 'socket closed');
-  t.false(fs.existsSync(path));
-  t.deepEqual(await child.exited(5000), { code: 0, signal: null }, 'not killed by the signal: its own handler exits 0');
+  t.is(reason, 'socket closed', 'the socket was closed at exit');
+  t.false(fs.existsSync(path), 'the socket file is removed at exit');
+});
+
+test.serial('SIGTERM to a child whose socket has handleSignals: false: the library adds no listener, the signal ends it at once (the socket file stays)', async (t) => {
+  const path = socketPath(t);
+  const child = peer(t, 'master child', ['--role', 'master', '--path', path, '--no-handle-signals']);
+  await child.next('ready', START_MS);
+  const sock = ourSocket(t, path);
+  const slave = ourInterface(sock, 'slave');
+  await connected(slave, 10_000);
+  const down = nextEvent<[string]>(slave, 'disconnect', 10_000, 'our slave to see the child go');
+  child.kill('SIGTERM');
+  t.deepEqual(await child.exited(10_000), { code: null, signal: 'SIGTERM' });
+  await down;
+  t.true(fs.existsSync(path), 'no cleanup ran on the signal: the file is left for the next master to replace');
 });
 
 test.serial('process.exit() in a child with a master socket: exit code kept, socket file removed, our slave gets DISCONNECT "socket closed"', async (t) => {
