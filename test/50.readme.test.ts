@@ -9,7 +9,9 @@
  *   <!-- readme-test: expect "TEXT" -->   ... and print TEXT on stdout
  *   <!-- readme-test: echo-peer ... -->   it runs until SIGTERM while a master on its socket
  *                                  sends frames and expects each one back, in order
- * Shell, C and output blocks are documentation of commands and are not run here.
+ * Shell, C and output blocks are documentation of commands and are not run here. A block that
+ * starts worker threads runs under tsx's require hook, which its workers inherit (tsx's loader
+ * for --import does not reach worker threads on Node 20).
  */
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,7 +81,8 @@ test('every README code block type-checks against the sources', (t) => {
 
 /** Runs a block under tsx; resolves when it exits. Killed at the end of the test in any case. */
 function runBlock(t: ExecutionContext, file: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const loader = /\bnew Worker\(/.test(fs.readFileSync(file, 'utf8')) ? ['--require', 'tsx/cjs'] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
