@@ -12,6 +12,7 @@ import { FD_OPS } from '../src/abi';
 import { ManualSource } from '../src/nstack/virtual-source';
 import { until } from './helpers/until';
 import {
+  AbortError,
   AlreadyRegisteredError,
   ClosedError,
   InvalidArgumentError,
@@ -96,6 +97,27 @@ test('after close(): calls throw ClosedError, pending wait() rejects with it', a
   // close() left the member fd alone: it belongs to the caller.
   t.is(sys.poll(fd, EPOLLOUT), EPOLLOUT);
   sys.close(fd);
+});
+
+test('wait({ signal }): an abort rejects the pending wait with AbortError and frees it; an aborted signal rejects at once', async (t) => {
+  await withPoll<string>(1, async (ep, [fd]) => {
+    ep.add(fd, EPOLLIN, 'a');
+    const ac = new AbortController();
+    const pending = ep.wait(4, -1, { signal: ac.signal });
+    ac.abort('enough');
+    const err = await t.throwsAsync(pending, { instanceOf: AbortError });
+    t.is(err?.code, 'ABORT_ERR');
+    t.is(err?.cause, 'enough');
+    await t.throwsAsync(ep.wait(4, -1, { signal: AbortSignal.abort() }), { instanceOf: AbortError });
+    await t.throwsAsync(ep.wait(4, -1, { signal: {} as AbortSignal }), { instanceOf: InvalidArgumentError });
+    // The aborted wait is gone: onReady() may be set (it refuses while waits are pending), and
+    // a wait with a signal that never aborts resolves normally.
+    t.notThrows(() => ep.onReady(() => {}));
+    ep.onReady(null);
+    const next = ep.wait(4, -1, { signal: new AbortController().signal });
+    sys.eventfdWrite(fd, 1);
+    t.deepEqual((await next).map((e) => e.data), ['a']);
+  });
 });
 
 test('wait() and onReady() exclude each other', async (t) => {

@@ -18,7 +18,7 @@
  * fd by itself (unless it was dup()ed), del()/mod() of such an fd then clean up the stale
  * entry, and add() of a reused fd number replaces it.
  */
-import { ClosedError, InvalidArgumentError, InvalidStateError, NotRegisteredError } from '../errors';
+import { AbortError, ClosedError, InvalidArgumentError, InvalidStateError, NotRegisteredError } from '../errors';
 import { native, sys, type FdWatch } from '../native';
 import { DEFAULT_MAX_EVENTS, EPOLLIN, EVENT_BITS, FLAG_BITS, MAX_EVENTS_LIMIT, formatEvents } from './constants';
 import type { EpItem } from './epitem';
@@ -269,11 +269,15 @@ export class EventPoll<T = unknown> {
   /**
    * Resolves with up to `maxEvents` ready members, as soon as there is at least one, or
    * with [] after `timeoutMs` (-1 = no timeout, 0 = just look), or when a wake-up interrupts
-   * it. Rejects with ClosedError if the EventPoll is closed meanwhile, and with
-   * InvalidStateError while an onReady() handler is set.
+   * it. Rejects with ClosedError if the EventPoll is closed meanwhile, with InvalidStateError
+   * while an onReady() handler is set, and with an AbortError (ABORT_ERR, the reason as `cause`)
+   * when `options.signal` aborts.
    */
-  wait(maxEvents = DEFAULT_MAX_EVENTS, timeoutMs = -1): Promise<ReadyEvent<T>[]> {
+  wait(maxEvents = DEFAULT_MAX_EVENTS, timeoutMs = -1, options: { signal?: AbortSignal } = {}): Promise<ReadyEvent<T>[]> {
+    const signal = options?.signal;
     try {
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal must be an AbortSignal');
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       this.#assertOpen('wait');
       checkMaxEvents(maxEvents);
       if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < -1) {
@@ -288,11 +292,29 @@ export class EventPoll<T = unknown> {
     const ready = this.#collectEvents(maxEvents);
     if (ready.length > 0 || timeoutMs === 0) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter<T> = { max: maxEvents, resolve, reject, timer: null };
+      const onAbort = (): void => {
+        if (waiter.timer !== null) clearTimeout(waiter.timer);
+        this.#removeWaiter(waiter);
+        waiter.reject(new AbortError(undefined, { cause: signal!.reason }));
+      };
+      const settled = (): void => signal?.removeEventListener('abort', onAbort);
+      const waiter: Waiter<T> = {
+        max: maxEvents,
+        resolve: (events) => {
+          settled();
+          resolve(events);
+        },
+        reject: (err) => {
+          settled();
+          reject(err);
+        },
+        timer: null,
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (timeoutMs > 0) {
         waiter.timer = setTimeout(() => {
           this.#removeWaiter(waiter);
-          resolve([]);
+          waiter.resolve([]);
         }, timeoutMs);
         if (!this.#ref) waiter.timer.unref();
       }
