@@ -8,7 +8,8 @@
  * idle hook) and by the nmif-hostile program (a separate process: the waits poll).
  *
  * Files: peer.c (socket, fds, datagrams), flow.c (the handshake as steps, and the {step, field,
- * value} mutations), ring.c (the peer's side of the rings), frames.c (ICMP test frames).
+ * value} mutations), ring.c (the peer's side of the rings), frames.c (ICMP test frames);
+ * attacks.c and nmif-hostile.c make the program.
  */
 #ifndef NMIF_HOSTILE_PEER_H
 #define NMIF_HOSTILE_PEER_H
