@@ -37,6 +37,16 @@ int fuzz_fd_count(void) {
   return n;
 }
 
+int fuzz_fd_entries(void) {
+  DIR *d = opendir("/proc/self/fd");
+  FUZZ_CHECK(d != NULL);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
 void fuzz_fd_dump(void) {
   DIR *d = opendir("/proc/self/fd");
   FUZZ_CHECK(d != NULL);

@@ -22,6 +22,8 @@
  * fuzzer and the sanitizers open pipes of their own at any time). */
 int fuzz_fd_count(void);
 void fuzz_fd_watch_pipe(int fd);
+/* Entries of /proc/self/fd, every kind counted (cheap: no readlink). */
+int fuzz_fd_entries(void);
 /* Lists them on stderr (when an fd check fails). */
 void fuzz_fd_dump(void);
 /* Runs the loop without blocking until it has nothing left to do (bounded). */

@@ -10,6 +10,7 @@
  * overrun that stays inside a mapping, so this is checked explicitly; the buffer is also read
  * and, for tx, written, so one outside any mapping faults).
  */
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 struct side_state {
   nmif_if_t *iface;
+  uint64_t rx_irqs;
   nmif_buf_t tx[256];            /* last alloc (or swap, for the slave) */
   int ntx;
   nmif_buf_t rx[256];            /* last rx burst */
@@ -35,6 +37,16 @@ static struct {
   uint8_t pattern[65536];
 } H;
 
+/* Interrupts come through the loop (on_rx set, rx queues in interrupt mode by default). */
+static void on_rx(nmif_if_t *i, uint16_t qid, void *user) {
+  FUZZ_CHECK(qid == 0);
+  ((struct side_state *)user)->rx_irqs++;
+}
+
+static void on_disconnect(nmif_if_t *i, const char *reason, void *user) {
+  FUZZ_CHECK(reason && reason[0] && strlen(reason) < NMIF_REASON_MAX);
+}
+
 static void setup(void) {
   fuzz_quiet_log();
   FUZZ_CHECK(nmif_loop_create(&H.loop) == 0);
@@ -44,6 +56,9 @@ static void setup(void) {
   nmif_if_args_t a;
   memset(&a, 0, sizeof(a));
   a.is_master = 1;
+  a.on_rx = on_rx;
+  a.on_disconnect = on_disconnect;
+  a.user = &H.side[0];
   FUZZ_CHECK(nmif_if_create(H.msock, &H.side[0].iface, &a) == 0);
   for (size_t k = 0; k < sizeof(H.pattern); k++)
     H.pattern[k] = (uint8_t)(k * 7 + 1);
@@ -76,6 +91,9 @@ static void reconnect(void) {
   memset(&a, 0, sizeof(a));
   a.log2_ring_size = FDP_LOG2;
   a.buffer_size = FDP_BSIZE;
+  a.on_rx = on_rx;
+  a.on_disconnect = on_disconnect;
+  a.user = &H.side[1];
   FUZZ_CHECK(nmif_if_create(H.ssock, &H.side[1].iface, &a) == 0);
   FUZZ_CHECK(fuzz_pump_until(H.loop, both_up, NULL, 5000));
   H.ring[0] = ring_of(H.side[1].iface, 1); /* the slave transmits on S2M */
@@ -159,8 +177,14 @@ static void poke_desc(uint8_t sel, uint8_t slot, uint32_t v) {
   }
 }
 
+static struct side_state *side_of(uint8_t sel, uint16_t *qid) {
+  *qid = (sel >> 1) & 1;
+  return &H.side[sel & 1];
+}
+
 static void op_burst(struct reader *rd) {
-  struct side_state *s = &H.side[u8(rd) & 1];
+  uint16_t qid;
+  struct side_state *s = side_of(u8(rd), &qid);
   int count = u8(rd);
   if (count > s->ntx)
     count = s->ntx;
@@ -176,14 +200,15 @@ static void op_burst(struct reader *rd) {
     if (f & 2)
       b[k].slot++;
   }
-  int r = nmif_tx_burst(s->iface, 0, b, (uint16_t)count);
+  int r = nmif_tx_burst(s->iface, qid, b, (uint16_t)count);
   check_ret(r, 0);
   FUZZ_CHECK(r <= count);
   s->ntx = 0; /* unsent reservations are dropped */
 }
 
 static void op_copy(struct reader *rd) {
-  struct side_state *s = &H.side[u8(rd) & 1];
+  uint16_t qid;
+  struct side_state *s = side_of(u8(rd), &qid);
   int n = u8(rd) % 4 + 1;
   const void *pkts[4];
   uint32_t lens[4];
@@ -191,7 +216,7 @@ static void op_copy(struct reader *rd) {
     lens[k] = u16(rd);
     pkts[k] = H.pattern;
   }
-  int r = nmif_tx_copy(s->iface, 0, pkts, lens, (uint16_t)n);
+  int r = nmif_tx_copy(s->iface, qid, pkts, lens, (uint16_t)n);
   check_ret(r, 0);
   FUZZ_CHECK(r <= n);
   s->ntx = 0; /* tx_copy reserves and publishes on its own */
@@ -210,9 +235,10 @@ static void run_op(struct reader *rd, uint8_t op) {
     break;
   }
   case OP_RX: {
-    struct side_state *s = &H.side[u8(rd) & 1];
+    uint16_t qid;
+    struct side_state *s = side_of(u8(rd), &qid);
     uint16_t max = (uint16_t)(u8(rd) + 1);
-    int r = nmif_rx_burst(s->iface, 0, s->rx, max);
+    int r = nmif_rx_burst(s->iface, qid, s->rx, max);
     check_ret(r, NMIF_ENOBUFS);
     FUZZ_CHECK(r <= max);
     if (r > 0)
@@ -221,16 +247,18 @@ static void run_op(struct reader *rd, uint8_t op) {
     break;
   }
   case OP_RELEASE: {
-    struct side_state *s = &H.side[u8(rd) & 1];
-    int r = nmif_rx_release(s->iface, 0, u8(rd));
+    uint16_t qid;
+    struct side_state *s = side_of(u8(rd), &qid);
+    int r = nmif_rx_release(s->iface, qid, u8(rd));
     check_ret(r, 0);
     s->nrx = 0;
     break;
   }
   case OP_ALLOC: {
-    struct side_state *s = &H.side[u8(rd) & 1];
+    uint16_t qid;
+    struct side_state *s = side_of(u8(rd), &qid);
     uint16_t max = (uint16_t)(u8(rd) + 1);
-    int r = nmif_tx_alloc(s->iface, 0, s->tx, max);
+    int r = nmif_tx_alloc(s->iface, qid, s->tx, max);
     check_ret(r, 0);
     FUZZ_CHECK(r <= max);
     if (r > 0)
@@ -245,13 +273,14 @@ static void run_op(struct reader *rd, uint8_t op) {
     op_copy(rd);
     break;
   case OP_SWAP: {
-    struct side_state *s = &H.side[1];
+    uint16_t qid;
+    struct side_state *s = side_of(u8(rd), &qid);
     int count = u8(rd);
     if (count > s->nrx)
       count = s->nrx;
     memcpy(s->tx, s->rx, sizeof(s->tx[0]) * (size_t)count);
-    int r = nmif_tx_swap(s->iface, 0, 0, s->tx, (uint16_t)count);
-    check_ret(r, 0);
+    int r = nmif_tx_swap(s->iface, qid, qid, s->tx, (uint16_t)count);
+    check_ret(r, NMIF_ENOTSUP);
     FUZZ_CHECK(r <= count);
     s->ntx = r > 0 ? r : 0;
     if (r > 0) /* bufs now describe tx slots holding the received data */
@@ -259,9 +288,18 @@ static void run_op(struct reader *rd, uint8_t op) {
     break;
   }
   case OP_ARM: {
-    struct side_state *s = &H.side[u8(rd) & 1];
-    int r = nmif_rx_arm(s->iface, 0, u8(rd) & 1);
+    uint16_t qid;
+    struct side_state *s = side_of(u8(rd), &qid);
+    int r = nmif_rx_arm(s->iface, qid, u8(rd) & 1);
     check_ret(r, 0);
+    break;
+  }
+  case OP_IRQ_BLOCK: {
+    int fd = nmif_rx_queue_fd(H.side[u8(rd) & 1].iface, 0);
+    if (fd >= 0) {
+      int fl = fcntl(fd, F_GETFL);
+      FUZZ_CHECK(fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    }
     break;
   }
   default: /* OP_LOOP */

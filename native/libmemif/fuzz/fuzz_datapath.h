@@ -1,7 +1,8 @@
 /*
  * Input format of the data-path fuzzer (fuzz_datapath.c), also written by the seed recorder:
  * a program of ops, each an opcode byte (modulo OP_COUNT) and its argument bytes (missing
- * bytes read as 0). "side" bit 0: 0 our master, 1 our slave.
+ * bytes read as 0). "side" bit 0: 0 our master, 1 our slave; bit 1: queue 1, which does not
+ * exist (one queue pair is configured), else queue 0.
  */
 #ifndef NMIF_FUZZ_DATAPATH_H
 #define NMIF_FUZZ_DATAPATH_H
@@ -28,9 +29,13 @@ enum fdp_op {
                    else twice the byte), flags (bit 0 NEXT, bit 1 a wrong slot): nmif_tx_burst
                    over the side's last alloc or swap */
   OP_COPY,      /* side, n (1..4), then per packet 2 length bytes: nmif_tx_copy */
-  OP_SWAP,      /* count: our slave moves its last received buffers to tx (nmif_tx_swap) */
+  OP_SWAP,      /* side, count: the side's last received buffers moved to tx (nmif_tx_swap;
+                   a master is refused) */
   OP_ARM,       /* side, arm: nmif_rx_arm */
-  OP_LOOP,      /* the control side runs: a violation found above tears the link down */
+  OP_LOOP,      /* the control side runs: a violation found above tears the link down, and
+                   interrupts reach on_rx */
+  OP_IRQ_BLOCK, /* side: the peer clears O_NONBLOCK on that side's rx eventfd (it shares the
+                   open file description) */
   OP_COUNT
 };
 

@@ -277,8 +277,7 @@ static void traffic_seeds(const char *dir) {
   const uint16_t down[2] = {64, 700};
   copy(&s, 0, 2, down);
   op2(&s, OP_RX, 1, 31);
-  put8(&s, OP_SWAP);
-  put8(&s, 4);
+  op2(&s, OP_SWAP, 1, 4);
   put8(&s, OP_BURST);
   put8(&s, 1);
   put8(&s, 4);
