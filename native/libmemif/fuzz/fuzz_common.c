@@ -108,3 +108,7 @@ static void log_sink(int level, const char *msg, void *ctx) {
 }
 
 void fuzz_quiet_log(void) { nmif_set_log(log_sink, NULL); }
+
+void fuzz_on_disconnect(nmif_if_t *i, const char *reason, void *user) {
+  FUZZ_CHECK(reason && reason[0] && strlen(reason) < NMIF_REASON_MAX);
+}

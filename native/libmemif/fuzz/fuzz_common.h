@@ -35,5 +35,7 @@ int fuzz_pump_until(nmif_loop_t *loop, int (*cond)(void *), void *ctx, int max_m
 nmif_socket_t *fuzz_socket(nmif_loop_t *loop, const char *path);
 /* The library's log off (a fuzzer prints millions of rejections); NMIF_FUZZ_VERBOSE=1 keeps it. */
 void fuzz_quiet_log(void);
+/* on_disconnect for every interface: a link always ends with a reason that fits the field. */
+void fuzz_on_disconnect(nmif_if_t *i, const char *reason, void *user);
 
 #endif

@@ -43,10 +43,6 @@ static void on_rx(nmif_if_t *i, uint16_t qid, void *user) {
   ((struct side_state *)user)->rx_irqs++;
 }
 
-static void on_disconnect(nmif_if_t *i, const char *reason, void *user) {
-  FUZZ_CHECK(reason && reason[0] && strlen(reason) < NMIF_REASON_MAX);
-}
-
 static void setup(void) {
   fuzz_quiet_log();
   FUZZ_CHECK(nmif_loop_create(&H.loop) == 0);
@@ -57,7 +53,7 @@ static void setup(void) {
   memset(&a, 0, sizeof(a));
   a.is_master = 1;
   a.on_rx = on_rx;
-  a.on_disconnect = on_disconnect;
+  a.on_disconnect = fuzz_on_disconnect;
   a.user = &H.side[0];
   FUZZ_CHECK(nmif_if_create(H.msock, &H.side[0].iface, &a) == 0);
   for (size_t k = 0; k < sizeof(H.pattern); k++)
@@ -92,7 +88,7 @@ static void reconnect(void) {
   a.log2_ring_size = FDP_LOG2;
   a.buffer_size = FDP_BSIZE;
   a.on_rx = on_rx;
-  a.on_disconnect = on_disconnect;
+  a.on_disconnect = fuzz_on_disconnect;
   a.user = &H.side[1];
   FUZZ_CHECK(nmif_if_create(H.ssock, &H.side[1].iface, &a) == 0);
   FUZZ_CHECK(fuzz_pump_until(H.loop, both_up, NULL, 5000));

@@ -19,6 +19,7 @@
 
 #include "fuzz_common.h"
 #include "fuzz_msg.h"
+#include "peer.h"
 #include "wire.h"
 
 static struct {
@@ -37,20 +38,8 @@ static struct {
   int baseline_entries;
 } H;
 
-/* The callbacks run (and say why a link ended) whatever the input does. */
+/* The callbacks run whatever the input does. */
 static void on_connect(nmif_if_t *i, void *user) { FUZZ_CHECK(nmif_if_is_connected(i)); }
-
-static void on_disconnect(nmif_if_t *i, const char *reason, void *user) {
-  FUZZ_CHECK(reason && reason[0] && strlen(reason) < NMIF_REASON_MAX);
-}
-
-static socklen_t abstract_addr(struct sockaddr_un *a, const char *path) {
-  memset(a, 0, sizeof(*a));
-  a->sun_family = AF_UNIX;
-  size_t n = strlen(path);
-  memcpy(a->sun_path + 1, path + 1, n - 1);
-  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-}
 
 static int memfd(const char *name, size_t size, int sealable) {
   int fd = memfd_create(name, MFD_CLOEXEC | (sealable ? MFD_ALLOW_SEALING : 0));
@@ -74,12 +63,12 @@ static void setup(void) {
   a.rx_queues = FUZZ_MSG_QUEUES;
   a.tx_queues = FUZZ_MSG_QUEUES;
   a.on_connect = on_connect;
-  a.on_disconnect = on_disconnect;
+  a.on_disconnect = fuzz_on_disconnect;
   FUZZ_CHECK(nmif_if_create(H.msock, &H.master, &a) == 0);
 
   H.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   struct sockaddr_un sa;
-  socklen_t len = abstract_addr(&sa, H.lpath);
+  socklen_t len = hp_sockaddr(&sa, H.lpath);
   FUZZ_CHECK(H.listen_fd >= 0 && bind(H.listen_fd, (struct sockaddr *)&sa, len) == 0 &&
              listen(H.listen_fd, 4) == 0);
   H.ssock = fuzz_socket(H.loop, H.lpath);
@@ -130,48 +119,19 @@ static void send_record(int c, const uint8_t *rec, size_t avail) {
     fds[nfds++] = H.fd[rec[0] % FDSEL_COUNT];
     break;
   }
-  union {
-    char c[CMSG_SPACE(sizeof(int) * 2)];
-    struct cmsghdr align;
-  } cbuf;
-  struct iovec iov = {.iov_base = buf, .iov_len = len};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds) {
-    memset(&cbuf, 0, sizeof(cbuf));
-    mh.msg_control = cbuf.c;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-  }
-  (void)sendmsg(c, &mh, MSG_NOSIGNAL | MSG_DONTWAIT); /* our side may have closed */
+  (void)hp_sendmsg(c, buf, len, fds, nfds, MSG_DONTWAIT); /* our side may have closed */
 }
 
 /* Reads what our side sent (closing the fds it passed). 0 once the connection is closed. */
 static int drain(int c) {
   for (;;) {
     uint8_t buf[256];
-    union {
-      char c[CMSG_SPACE(sizeof(int) * 8)];
-      struct cmsghdr align;
-    } cbuf;
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.c,
-                        .msg_controllen = sizeof(cbuf.c)};
-    ssize_t n = recvmsg(c, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int fds[HP_MAX_FDS], nfds;
+    ssize_t n = hp_recvmsg(c, buf, sizeof(buf), fds, HP_MAX_FDS, &nfds, MSG_DONTWAIT);
+    for (int k = 0; k < nfds; k++)
+      close(fds[k]);
     if (n < 0)
-      return errno == EAGAIN || errno == EWOULDBLOCK;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-        continue;
-      for (size_t j = 0; j < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-        close(fd);
-      }
-    }
+      return n == -EAGAIN || n == -EWOULDBLOCK;
     if (n == 0)
       return 0;
     FUZZ_CHECK(n == NMIF_MSG_SIZE); /* our side only ever sends whole messages */
@@ -182,7 +142,7 @@ static int drain(int c) {
 static int open_as_slave(void) {
   int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   struct sockaddr_un sa;
-  socklen_t len = abstract_addr(&sa, H.mpath);
+  socklen_t len = hp_sockaddr(&sa, H.mpath);
   FUZZ_CHECK(c >= 0 && connect(c, (struct sockaddr *)&sa, len) == 0);
   fuzz_pump(H.loop);
   return c;
@@ -199,7 +159,7 @@ static int open_as_master(nmif_if_t **slave) {
   a.log2_ring_size = FUZZ_MSG_SLAVE_LOG2;
   a.buffer_size = FUZZ_MSG_SLAVE_BSIZE;
   a.on_connect = on_connect;
-  a.on_disconnect = on_disconnect;
+  a.on_disconnect = fuzz_on_disconnect;
   FUZZ_CHECK(nmif_if_create(H.ssock, slave, &a) == 0);
   int c = accept4(H.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   FUZZ_CHECK(c >= 0);

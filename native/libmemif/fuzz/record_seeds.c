@@ -22,6 +22,7 @@
 #include "fuzz_common.h"
 #include "fuzz_datapath.h"
 #include "fuzz_msg.h"
+#include "peer.h"
 #include "wire.h"
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -51,14 +52,6 @@ static void save(const char *dir, const char *sub, const char *name, const struc
 
 /* ---- handshakes through a recording proxy --------------------------------------------------- */
 
-static socklen_t abstract_addr(struct sockaddr_un *a, const char *path) {
-  memset(a, 0, sizeof(*a));
-  a->sun_family = AF_UNIX;
-  size_t n = strlen(path);
-  memcpy(a->sun_path + 1, path + 1, n - 1);
-  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-}
-
 static uint8_t fd_kind(int fd) {
   char path[64], link[128];
   snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -73,43 +66,17 @@ static int forward(int from, int to, struct out *rec) {
   int moved = 0;
   for (;;) {
     uint8_t buf[256];
-    union {
-      char c[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(struct ucred))];
-      struct cmsghdr align;
-    } cbuf;
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.c,
-                        .msg_controllen = sizeof(cbuf.c)};
-    ssize_t n = recvmsg(from, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int fds[HP_MAX_FDS], nfds;
+    ssize_t n = hp_recvmsg(from, buf, sizeof(buf), fds, HP_MAX_FDS, &nfds, MSG_DONTWAIT);
     if (n <= 0)
       return moved;
-    int fd = -1;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    FUZZ_CHECK(n == NMIF_MSG_SIZE);
-    put8(rec, fd >= 0 ? fd_kind(fd) : FDSEL_NONE);
+    FUZZ_CHECK(n == NMIF_MSG_SIZE && nfds <= 1);
+    put8(rec, nfds ? fd_kind(fds[0]) : FDSEL_NONE);
     put8(rec, 0);
     put(rec, buf, NMIF_MSG_SIZE);
-    union {
-      char c[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } obuf;
-    struct msghdr om = {.msg_iov = &iov, .msg_iovlen = 1};
-    iov.iov_len = NMIF_MSG_SIZE;
-    if (fd >= 0) {
-      memset(&obuf, 0, sizeof(obuf));
-      om.msg_control = obuf.c;
-      om.msg_controllen = sizeof(obuf.c);
-      struct cmsghdr *cm = CMSG_FIRSTHDR(&om);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    FUZZ_CHECK(sendmsg(to, &om, MSG_NOSIGNAL) == NMIF_MSG_SIZE);
-    if (fd >= 0)
-      close(fd);
+    FUZZ_CHECK(hp_sendmsg(to, buf, NMIF_MSG_SIZE, fds, nfds, 0) == NMIF_MSG_SIZE);
+    if (nfds)
+      close(fds[0]);
     moved++;
   }
 }
@@ -140,7 +107,7 @@ static void record_handshake(const char *dir, nmif_loop_t *loop, const struct hs
 
   int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   struct sockaddr_un sa;
-  socklen_t len = abstract_addr(&sa, lpath);
+  socklen_t len = hp_sockaddr(&sa, lpath);
   FUZZ_CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, len) == 0 && listen(lfd, 1) == 0);
   memset(&a, 0, sizeof(a));
   a.id = FUZZ_MSG_ID;
@@ -151,7 +118,7 @@ static void record_handshake(const char *dir, nmif_loop_t *loop, const struct hs
   FUZZ_CHECK(nmif_if_create(ss, &g_slave, &a) == 0);
   int cs = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   int cm = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  len = abstract_addr(&sa, mpath);
+  len = hp_sockaddr(&sa, mpath);
   FUZZ_CHECK(cs >= 0 && cm >= 0 && connect(cm, (struct sockaddr *)&sa, len) == 0);
 
   static struct out as_slave, as_master;

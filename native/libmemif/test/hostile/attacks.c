@@ -283,6 +283,15 @@ static void runaway(struct hctx *x) {
 
 enum rewrite_field { RW_REGION, RW_OFFSET, RW_LENGTH };
 
+static void spoil(nmif_desc_t *d, int field, uint64_t region_end) {
+  if (field == RW_REGION)
+    d->region = 0x7fff;
+  else if (field == RW_OFFSET)
+    d->offset = (uint32_t)region_end;
+  else
+    d->length = 0xFFFFFFF0u;
+}
+
 /* Descriptors the peer already posted are rewritten to out-of-range values, burst after burst:
  * those it published on its transmit ring and, as a slave, the buffers it offered. */
 static void rewrite(struct hctx *x, int field) {
@@ -296,26 +305,11 @@ static void rewrite(struct hctx *x, int field) {
     nmif_ring_t *tx = hp_tx_ring(&x->p, &n), *rx = hp_rx_ring(&x->p, &n);
     if (send_echoes(x, 8, 64, 0, until) == 0 && x->p.fd < 0)
       break;
-    for (uint16_t s = first; s != x->p.tx_pos; s++) {
-      nmif_desc_t *d = &tx->desc[s & (n - 1)];
-      if (field == RW_REGION)
-        d->region = 0x7fff;
-      else if (field == RW_OFFSET)
-        d->offset = (uint32_t)region_end;
-      else
-        d->length = 0xFFFFFFF0u;
-    }
-    if (x->p.role == HP_SLAVE) { /* the offers the victim will transmit into */
-      for (uint16_t s = rx->tail; s != rx->head; s++) {
-        nmif_desc_t *d = &rx->desc[s & (n - 1)];
-        if (field == RW_REGION)
-          d->region = 0x7fff;
-        else if (field == RW_OFFSET)
-          d->offset = (uint32_t)region_end;
-        else
-          d->length = 0xFFFFFFF0u;
-      }
-    }
+    for (uint16_t s = first; s != x->p.tx_pos; s++)
+      spoil(&tx->desc[s & (n - 1)], field, region_end);
+    if (x->p.role == HP_SLAVE) /* the offers the victim will transmit into */
+      for (uint16_t s = rx->tail; s != rx->head; s++)
+        spoil(&rx->desc[s & (n - 1)], field, region_end);
     if (serve(x, hp_now_ms() + 50, 0, 0))
       break;
   }

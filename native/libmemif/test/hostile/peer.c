@@ -160,18 +160,69 @@ int hp_new_unsealed_file(struct hp_peer *p, uint64_t size) {
 
 /* ---- the control socket ------------------------------------------------------------------- */
 
-static socklen_t address(struct sockaddr_un *a, const char *path) {
+socklen_t hp_sockaddr(struct sockaddr_un *a, const char *path) {
   size_t len = strlen(path);
   memset(a, 0, sizeof(*a));
   a->sun_family = AF_UNIX;
   if (len == 0 || len >= sizeof(a->sun_path))
     return 0;
-  if (path[0] == '@') { /* abstract: no trailing NULs in the length, as the library binds */
+  if (path[0] == '@') {
     memcpy(a->sun_path + 1, path + 1, len - 1);
     return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
   }
   memcpy(a->sun_path, path, len);
   return sizeof(*a);
+}
+
+ssize_t hp_sendmsg(int sock, const void *buf, size_t len, const int *fds, int nfds, int flags) {
+  union {
+    char c[CMSG_SPACE(sizeof(int) * HP_MAX_FDS)];
+    struct cmsghdr align;
+  } cbuf;
+  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > HP_MAX_FDS)
+    nfds = HP_MAX_FDS;
+  if (nfds > 0) {
+    memset(&cbuf, 0, sizeof(cbuf));
+    mh.msg_control = cbuf.c;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+  }
+  ssize_t n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+  return n < 0 ? -errno : n;
+}
+
+ssize_t hp_recvmsg(int sock, void *buf, size_t cap, int *fds, int max, int *nfds, int flags) {
+  union {
+    char c[CMSG_SPACE(sizeof(int) * HP_MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } cbuf;
+  struct iovec iov = {.iov_base = buf, .iov_len = cap};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.c,
+                      .msg_controllen = sizeof(cbuf.c)};
+  *nfds = 0;
+  ssize_t n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+  if (n < 0)
+    return -errno;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t j = 0; j < k; j++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+      if (*nfds < max)
+        fds[(*nfds)++] = fd;
+      else
+        close(fd);
+    }
+  }
+  return n;
 }
 
 static void learn_victim_pid(struct hp_peer *p) {
@@ -183,7 +234,7 @@ static void learn_victim_pid(struct hp_peer *p) {
 
 int hp_connect(struct hp_peer *p, const char *path) {
   struct sockaddr_un a;
-  socklen_t alen = address(&a, path);
+  socklen_t alen = hp_sockaddr(&a, path);
   if (!alen)
     return -ENAMETOOLONG;
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -201,7 +252,7 @@ int hp_connect(struct hp_peer *p, const char *path) {
 
 int hp_listen(const char *path) {
   struct sockaddr_un a;
-  socklen_t alen = address(&a, path);
+  socklen_t alen = hp_sockaddr(&a, path);
   if (!alen)
     return -ENAMETOOLONG;
   if (path[0] != '@') {
@@ -220,6 +271,17 @@ int hp_listen(const char *path) {
   return fd;
 }
 
+/* Waits for fd (or runs the idle hook) for a slice of what is left before `end`. */
+static void wait_slice(int fd, uint64_t end) {
+  uint64_t now = hp_now_ms();
+  if (idle_fn) {
+    idle_fn(idle_ctx, 2);
+  } else if (now < end) {
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    poll(&pf, 1, end - now < 50 ? (int)(end - now) : 50);
+  }
+}
+
 int hp_accept(struct hp_peer *p, int lfd, int timeout_ms) {
   uint64_t end = hp_now_ms() + (uint64_t)timeout_ms;
   for (;;) {
@@ -231,44 +293,19 @@ int hp_accept(struct hp_peer *p, int lfd, int timeout_ms) {
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
       HP_FAIL("accept: %s", strerror(errno));
-    uint64_t now = hp_now_ms();
-    if (now >= end)
+    if (hp_now_ms() >= end)
       return -ETIMEDOUT;
-    if (idle_fn) {
-      idle_fn(idle_ctx, 2);
-    } else {
-      struct pollfd pf = {.fd = lfd, .events = POLLIN};
-      uint64_t left = end - now;
-      poll(&pf, 1, left < 50 ? (int)left : 50);
-    }
+    wait_slice(lfd, end);
   }
 }
 
 int hp_send_raw(struct hp_peer *p, const void *buf, size_t len, const int *fds, int nfds) {
-  union {
-    char c[CMSG_SPACE(sizeof(int) * HP_MAX_FDS)];
-    struct cmsghdr align;
-  } cbuf;
-  struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
   if (p->fd < 0)
     return -EBADF;
-  if (nfds > HP_MAX_FDS)
-    nfds = HP_MAX_FDS;
-  if (nfds > 0) {
-    memset(&cbuf, 0, sizeof(cbuf));
-    mh.msg_control = cbuf.c;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-  }
-  /* MSG_NOSIGNAL: the peer is not under test; our side may have closed already */
-  ssize_t n = sendmsg(p->fd, &mh, MSG_NOSIGNAL);
+  /* our side may have closed already: that is not the peer's failure */
+  ssize_t n = hp_sendmsg(p->fd, buf, len, fds, nfds, 0);
   if (n < 0)
-    return -errno;
+    return (int)n;
   if ((size_t)n != len)
     HP_FAIL("short send %zd of %zu", n, len);
   return 0;
@@ -299,45 +336,25 @@ ssize_t hp_recv(struct hp_peer *p, nmif_msg_t *m, int *fds, int *nfds, int timeo
     return 0;
   for (;;) {
     uint8_t buf[512];
-    union {
-      char c[CMSG_SPACE(sizeof(int) * 8) + CMSG_SPACE(sizeof(struct ucred))];
-      struct cmsghdr align;
-    } cbuf;
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.c,
-                        .msg_controllen = sizeof(cbuf.c)};
-    ssize_t n = recvmsg(p->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int got[HP_MAX_FDS], ngot;
+    ssize_t n = hp_recvmsg(p->fd, buf, sizeof(buf), got, HP_MAX_FDS, &ngot, MSG_DONTWAIT);
     if (n >= 0) {
-      for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-          continue;
-        int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int j = 0; j < k; j++) {
-          int fd;
-          memcpy(&fd, CMSG_DATA(cm) + sizeof(int) * (size_t)j, sizeof(int));
-          hp_own(p, fd);
-          if (fds && nfds && *nfds < 8)
-            fds[(*nfds)++] = fd;
-        }
+      for (int j = 0; j < ngot; j++) {
+        hp_own(p, got[j]);
+        if (fds && nfds && *nfds < 8)
+          fds[(*nfds)++] = got[j];
       }
       memset(m, 0, sizeof(*m));
       memcpy(m, buf, (size_t)n < sizeof(*m) ? (size_t)n : sizeof(*m));
       return n;
     }
-    if (errno == ECONNRESET || errno == EPIPE)
+    if (n == -ECONNRESET || n == -EPIPE)
       return 0;
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-      HP_FAIL("peer recvmsg: %s", strerror(errno));
-    uint64_t now = hp_now_ms();
-    if (now >= end)
+    if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR)
+      HP_FAIL("peer recvmsg: %s", strerror((int)-n));
+    if (hp_now_ms() >= end)
       return -ETIMEDOUT;
-    if (idle_fn) {
-      idle_fn(idle_ctx, 2);
-    } else {
-      struct pollfd pf = {.fd = p->fd, .events = POLLIN};
-      uint64_t left = end - now;
-      poll(&pf, 1, left < 50 ? (int)left : 50);
-    }
+    wait_slice(p->fd, end);
   }
 }
 

@@ -16,7 +16,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "wire.h"
 
@@ -137,9 +139,20 @@ int hp_new_memfd(struct hp_peer *p, const char *tag, uint64_t size, int seal);
 int hp_new_socket_end(struct hp_peer *p);
 int hp_new_unsealed_file(struct hp_peer *p, uint64_t size);
 
+/* ---- datagrams with fds, on any socket -------------------------------------------------------- */
+
+/* A Unix address from a path, "@name" meaning an abstract socket (the length counts no
+ * trailing NULs, as the library binds). Returns the length, 0 if the path does not fit. */
+socklen_t hp_sockaddr(struct sockaddr_un *a, const char *path);
+/* One datagram with nfds fds as SCM_RIGHTS (MSG_NOSIGNAL always added). Bytes or -errno. */
+ssize_t hp_sendmsg(int sock, const void *buf, size_t len, const int *fds, int nfds, int flags);
+/* One datagram: bytes (0 = EOF) or -errno. Up to `max` fds it carried go to fds (*nfds set);
+ * any more are closed. MSG_CMSG_CLOEXEC always added. */
+ssize_t hp_recvmsg(int sock, void *buf, size_t cap, int *fds, int max, int *nfds, int flags);
+
 /* ---- the control socket --------------------------------------------------------------------- */
 
-/* Address from a path, "@name" meaning an abstract socket (as the library spells it). */
+/* To/at a path as hp_sockaddr spells it. */
 int hp_connect(struct hp_peer *p, const char *path);          /* 0 or -errno */
 int hp_listen(const char *path);                               /* listener fd or -errno */
 /* Waits up to timeout_ms for a connection on lfd; 0 or -ETIMEDOUT. */

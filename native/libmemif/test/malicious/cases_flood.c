@@ -122,28 +122,15 @@ static void pipelined_regions(struct hp_peer *p) {
     hp_msg_start(&m, NMIF_MSG_ADD_REGION);
     m.add_region.index = (uint16_t)sent;
     m.add_region.size = 4096;
-    union {
-      char c[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } cbuf;
-    memset(&cbuf, 0, sizeof(cbuf));
-    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.c,
-                        .msg_controllen = sizeof(cbuf.c)};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &small, sizeof(int));
-    ssize_t n = sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = hp_sendmsg(p->fd, &m, sizeof(m), &small, 1, MSG_DONTWAIT);
     if (n == (ssize_t)sizeof(m)) {
       sent++;
       continue;
     }
-    if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+    if (n == -EPIPE || n == -ECONNRESET)
       break; /* our side closed */
-    if (n < 0 && errno != EAGAIN)
-      HP_FAIL("pipelined send: %s", strerror(errno));
+    if (n < 0 && n != -EAGAIN)
+      HP_FAIL("pipelined send: %s", strerror((int)-n));
     if (hp_now_ms() >= end)
       HP_FAIL("our side neither read on nor closed after %d pipelined regions", sent);
     pump(2);

@@ -172,32 +172,29 @@ void peer_connect(struct hp_peer *p, const char *path) {
 
 void peer_leaves(struct hp_peer *p) { hp_send_disconnect(p, "peer leaves"); }
 
-/* One good packet first, so a later -EPROTO is about the bad value, not a broken path. */
+/* One good packet first, so a later -EPROTO is about the bad value, not a broken path: the
+ * peer sends `text`, our side receives it whole and gives the buffer back. */
+static void good_packet(struct hp_peer *p, nmif_if_t *ours, const char *text) {
+  uint32_t len = (uint32_t)strlen(text);
+  HP_EXPECT_EQ(hp_tx_frame(p, text, len, 0), 1);
+  hp_tx_publish(p);
+  nmif_buf_t b[8];
+  int got = nmif_rx_burst(ours, 0, b, 8);
+  HP_EXPECT_EQ(got, 1);
+  HP_EXPECT_EQ(b[0].len, len);
+  HP_EXPECT(memcmp(b[0].data, text, len) == 0);
+  HP_EXPECT_EQ(nmif_rx_release(ours, 0, 1), 1);
+}
+
 void good_packet_to_master(struct hp_peer *p) {
   uint16_t n;
   nmif_ring_t *r = hp_tx_ring(p, &n);
   uint16_t head = r->head;
-  HP_EXPECT_EQ(hp_tx_frame(p, "good packet", 11, 0), 1);
-  hp_tx_publish(p);
-  nmif_buf_t b[8];
-  int got = nmif_rx_burst(T.master.iface, 0, b, 8);
-  HP_EXPECT_EQ(got, 1);
-  HP_EXPECT_EQ(b[0].len, 11);
-  HP_EXPECT(memcmp(b[0].data, "good packet", 11) == 0);
-  HP_EXPECT_EQ(nmif_rx_release(T.master.iface, 0, 1), 1);
+  good_packet(p, T.master.iface, "good packet");
   HP_EXPECT_EQ(__atomic_load_n(&r->tail, __ATOMIC_ACQUIRE), (uint16_t)(head + 1));
 }
 
-void good_packet_to_slave(struct hp_peer *p) {
-  HP_EXPECT_EQ(hp_tx_frame(p, "to the slave", 12, 0), 1);
-  hp_tx_publish(p);
-  nmif_buf_t b[8];
-  int got = nmif_rx_burst(T.slave.iface, 0, b, 8);
-  HP_EXPECT_EQ(got, 1);
-  HP_EXPECT_EQ(b[0].len, 12);
-  HP_EXPECT(memcmp(b[0].data, "to the slave", 12) == 0);
-  HP_EXPECT_EQ(nmif_rx_release(T.slave.iface, 0, 1), 1);
-}
+void good_packet_to_slave(struct hp_peer *p) { good_packet(p, T.slave.iface, "to the slave"); }
 
 /* After CONNECTED: our slave comes up and offers its receive buffers. */
 static void slave_offered(struct hp_peer *p) {
