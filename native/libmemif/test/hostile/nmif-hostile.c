@@ -16,6 +16,13 @@
  * with --json, else as text. Every fd it creates for an attack is a memfd named
  * "nmif-hostile-*", so a leak shows in /proc/<victim>/fd.
  *
+ * The JSON fields: case, role (ours), ran, connected (CONNECTED reached), connections (made
+ * or accepted), sent_frames, sent_buffers, received_frames, received_bytes, returned (our
+ * frames that came back, reflected or answered), replies (of which ICMP echo replies),
+ * echoed, fds_sent, irq_writes, garbage_sent, disconnects (DISCONNECTs the victim sent),
+ * disconnect_reason (the last one's, or null), closed_by_victim (connections it closed),
+ * victim_pid, victim_cpu_ms (null if unknown) over active_ms, note, error (why it could not run).
+ *
  * Exit status: 0 the case ran (whatever the victim did), 2 usage error, 3 the case could not
  * run (no connection within --timeout, the handshake was refused, ...).
  */
