@@ -68,6 +68,7 @@ static const struct mcase cases[] = {
     TX("tx: offered capacity 2^32-16", {LIVE, F_TX_OFFSET, 0}, {LIVE, F_TX_LEN, 0xFFFFFFF0},
        {LIVE, F_TX_COUNTER, 1}),
     TX("tx: M2S head ahead by N+1", {LIVE, F_TX_COUNTER, 1, REL_N}),
+    TX("tx: offered capacity 0", {LIVE, F_TX_LEN, 0}, {LIVE, F_TX_COUNTER, 1}),
 
     /* ---- our slave receiving on M2S ---- */
     SLAVE("rx: M2S tail past offered head", O_RX_EPROTO, {LIVE, F_RX_COUNTER, 1, REL_OTHER}),
@@ -79,6 +80,7 @@ static const struct mcase cases[] = {
           {LIVE, F_RX_FLAGS, 0}, {LIVE, F_RX_PUBLISH, 1}),
     SLAVE("rx: M2S incomplete chain", O_RX_EPROTO, {LIVE, F_RX_LEN, 1},
           {LIVE, F_RX_FLAGS, NMIF_DESC_NEXT}, {LIVE, F_RX_PUBLISH, 1}),
+    SLAVE("rx: M2S chain never ends (N slots)", O_RX_EPROTO, {LIVE, F_RX_CHAIN_ALL, 64}),
     SLAVE_RUN("rx: M2S region/offset rewritten", O_GOOD, 0, rewritten_offset_ignored),
 
     /* ---- our slave transmitting on S2M: the master moves tail past what was published ---- */
