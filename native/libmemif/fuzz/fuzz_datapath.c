@@ -4,8 +4,8 @@
  * with writes of any shared word (ring counters, flags, descriptors) as a peer could make
  * them at any time. The format is in fuzz_datapath.h.
  *
- * Each input starts from a fresh connection (the slave is recreated), so it behaves the same
- * every time it runs. Checked after every call: the return value is one the API documents,
+ * Each input runs on a fresh connection (the slave is created for it and destroyed after), so
+ * it behaves the same every time it runs. Checked after every call: the return value is one the API documents,
  * and every buffer handed out lies inside a region the caller mapped (ASan cannot see an
  * overrun that stays inside a mapping, so this is checked explicitly; the buffer is also read
  * and, for tx, written, so one outside any mapping faults).
@@ -76,13 +76,8 @@ static nmif_ring_t *ring_of(nmif_if_t *slave, int is_tx) {
   return (nmif_ring_t *)(base + d.offset);
 }
 
-/* A fresh connection: the slave is recreated and connects at once. */
-static void reconnect(void) {
-  if (H.side[1].iface) {
-    FUZZ_CHECK(nmif_if_destroy(H.side[1].iface) == 0);
-    H.side[1].iface = NULL;
-    FUZZ_CHECK(fuzz_pump_until(H.loop, master_down, NULL, 5000));
-  }
+/* A fresh connection: the slave is created and connects at once. */
+static void connect_pair(void) {
   nmif_if_args_t a;
   memset(&a, 0, sizeof(a));
   a.log2_ring_size = FDP_LOG2;
@@ -96,6 +91,14 @@ static void reconnect(void) {
   H.ring[1] = ring_of(H.side[1].iface, 0);
   for (int s = 0; s < 2; s++)
     H.side[s].ntx = H.side[s].nrx = 0;
+}
+
+/* Ends the input's connection: what an input allocates is freed within it (libFuzzer looks
+ * for leaks when an input's mallocs and frees differ). */
+static void disconnect_pair(void) {
+  FUZZ_CHECK(nmif_if_destroy(H.side[1].iface) == 0);
+  H.side[1].iface = NULL;
+  FUZZ_CHECK(fuzz_pump_until(H.loop, master_down, NULL, 5000));
 }
 
 /* ---- invariants ------------------------------------------------------------------------------ */
@@ -307,7 +310,7 @@ static void run_op(struct reader *rd, uint8_t op) {
 void fdp_run(const uint8_t *data, size_t size, fdp_observer_fn observe, void *ctx) {
   if (!H.ready)
     setup();
-  reconnect();
+  connect_pair();
   struct reader rd = {data, size, 0};
   if (observe)
     observe(ctx, data, 0, rings_mapped() ? H.ring : NULL);
@@ -318,6 +321,7 @@ void fdp_run(const uint8_t *data, size_t size, fdp_observer_fn observe, void *ct
       observe(ctx, data + start, rd.at - start, rings_mapped() ? H.ring : NULL);
   }
   fuzz_pump(H.loop);
+  disconnect_pair();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
