@@ -148,6 +148,8 @@ static const struct mcase cases[] = {
     MASTER("INIT with a memfd", O_FD_CLOSED, BOUND, {S_INIT, F_ADD_FD, FDK_MEMFD}),
     MASTER("CONNECT with eventfd+pipe", O_FD_CLOSED, BOUND,
            {S_CONNECT, F_ADD_FD, FDK_EVENTFD}, {S_CONNECT, F_ADD_FD, FDK_PIPE}),
+    MASTER("3 memfds on every message that carries none", O_FD_CLOSED, BOUND,
+           {S_INIT, F_ADD_FD, FDK_MEMFD, .n = 3}, {S_CONNECT, F_ADD_FD, FDK_MEMFD, .n = 3}),
     /* the peer gives up at once (no DISCONNECT back is due), with an fd attached */
     MASTER("DISCONNECT before INIT (+memfd)", O_PEER_LEFT, 0,
            {S_INIT, F_EMPTY, NMIF_MSG_DISCONNECT}, {S_INIT, F_DISC_STRING, .str = "bye"},

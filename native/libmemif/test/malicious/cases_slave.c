@@ -37,6 +37,9 @@ static const struct mcase cases[] = {
     SLAVE("ACK with eventfd+pipe", O_FD_CLOSED,
           {M_ACK_REGION, F_ADD_FD, FDK_EVENTFD}, {M_ACK_REGION, F_ADD_FD, FDK_PIPE}),
     SLAVE("CONNECTED with an eventfd", O_FD_CLOSED, {M_CONNECTED, F_ADD_FD, FDK_EVENTFD}),
+    SLAVE("3 memfds on every message", O_FD_CLOSED, {M_HELLO, F_ADD_FD, FDK_MEMFD, .n = 3},
+          {M_ACK_INIT, F_ADD_FD, FDK_MEMFD, .n = 3}, {M_ACK_REGION, F_ADD_FD, FDK_MEMFD, .n = 3},
+          {M_ACK_RING, F_ADD_FD, FDK_MEMFD, .n = 3}, {M_CONNECTED, F_ADD_FD, FDK_MEMFD, .n = 3}),
 
     /* ---- odd but harmless HELLO values: 2 queues and log2 6 configured ---- */
     CLAMPED("hello: max_log2 15", 2, SLAVE_LOG2, {M_HELLO, F_HELLO_MAX_LOG2, 15}),
