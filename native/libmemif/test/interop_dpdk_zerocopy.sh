@@ -22,7 +22,7 @@ sock_spec abstract
 perf_start refuse --role master --socket "$PSOCK" --mode roundtrip --count 10 --timeout 20 --json
 wait_listen "$PSOCK" 20
 tp_start tp-refuse client "$DARGS,zero-copy=yes" io
-wait_log "${ILIB_TP_LOG[tp-refuse]}" 'Disconnect received: region fd is not sealed' 20
+wait_log "${ILIB_TP_LOG[tp-refuse]}" 'Disconnect received: region fd is not sealed' 60
 rc=0
 perf_wait refuse 60 || rc=$?
 tp_quit tp-refuse
