@@ -204,12 +204,16 @@ const roles: Record<string, () => Promise<void>> = {
 async function main(): Promise<void> {
   const role = roles[v.role ?? ''];
   if (role === undefined) throw new Error(`--role takes one of ${Object.keys(roles).join(', ')}`);
+  const client = /-(blast|ping|send)$/.test(v.role!);
   if (v.api === 'nstack') {
     setup = setupStacks({ stack: v.stack as 'kernel' | 'lwip' | undefined, memif: v.memif, ip: v.ip });
     pinned = setup.pinned;
-    if (v.role!.endsWith('blast') || v.role!.endsWith('ping') || v.role!.endsWith('send')) await waitForInterface(setup, 20_000);
+    if (client) await waitForInterface(setup, 20_000);
   } else if (v.api !== 'node') throw new Error('--api takes node or nstack');
   await role();
+  // A client is done (a server runs until SIGTERM): the lwIP stack's memif interface would keep
+  // the process alive.
+  if (client) setup?.close();
 }
 
 main().catch((err: Error) => {

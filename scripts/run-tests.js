@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The project's test command: builds what the tests run (the native tree with the C tests and
 // tools, CMake option NMEMIF_DEV; dist/, which the bin entries run), then the C tests (ctest),
-// the typecheck, the API reference (typedoc), the ava tests, the package as a consumer installs it (test/package/run.js)
-// and, with NMIF_TEST_SANITIZERS=1 (CI), the C tests again under ASan+UBSan. Ends with one line
+// the typecheck, the API reference (typedoc), the ava tests, the package as a consumer installs it (test/package/run.js);
+// with NMIF_TEST_SANITIZERS=1 (CI), the C tests again under ASan+UBSan; with NMIF_TEST_FUZZ=1
+// (CI, needs clang and libFuzzer), a short fixed run of each libFuzzer harness. Ends with one line
 // "N passed, N failed[, N skipped]" and exits non-zero if anything failed.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -75,6 +76,19 @@ function tap(label, r) {
   if (pass + fail === 0 || (r.status !== 0 && fail === 0)) { totals.failed++; failures.push(`${label} did not run cleanly`); }
 }
 
+// The libFuzzer harnesses for a fixed budget each (NMIF_FUZZ_SECONDS, default 40), over the
+// committed corpus; a crash fails the step and leaves its input in build-fuzz/fuzz.
+function fuzz() {
+  const dir = 'build-fuzz';
+  const cfg = run('cmake', ['-S', 'native/libmemif', '-B', dir, '-G', 'Ninja',
+    '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DNMIF_FUZZ=ON',
+    `-DNMIF_FUZZ_SECONDS=${process.env.NMIF_FUZZ_SECONDS || 40}`],
+  { env: { ...process.env, CC: process.env.CC || 'clang' } });
+  const build = cfg.status === 0 ? run('cmake', ['--build', dir, '--target', 'fuzz_msg', 'fuzz_datapath']) : cfg;
+  if (build.status !== 0) { totals.failed++; failures.push('fuzz build (needs clang and libfuzzer-14-dev)'); return; }
+  ctest('fuzz', dir, ['-R', '^fuzz_.*_run$']);
+}
+
 function ava() {
   const files = fs.existsSync(path.join(root, 'test'))
     ? fs.readdirSync(path.join(root, 'test'), { recursive: true }).filter((f) => String(f).endsWith('.test.ts'))
@@ -89,6 +103,7 @@ check('native build (NMEMIF_DEV)', process.execPath, [path.join(root, 'scripts',
 check('dist build', process.execPath, [path.join(root, 'scripts', 'build.js')]);
 ctest('ctest', 'build');
 if (process.env.NMIF_TEST_SANITIZERS === '1') sanitizers();
+if (process.env.NMIF_TEST_FUZZ === '1') fuzz();
 if (fs.existsSync(path.join(root, 'src'))) check('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
 // The API reference: every public class, method, event and error code documented (warnings fail).
 check('docs (typedoc, warnings are errors)', process.execPath, [path.join(root, 'node_modules/typedoc/bin/typedoc'), '--emit', 'none']);

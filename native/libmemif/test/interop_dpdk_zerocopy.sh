@@ -19,12 +19,12 @@ COUNT=100000
 
 ilib_log "=== abstract socket: unsealed regions are refused by default"
 sock_spec abstract
-perf_start refuse --role master --socket "$PSOCK" --mode roundtrip --count 10 --timeout 4 --json
+perf_start refuse --role master --socket "$PSOCK" --mode roundtrip --count 10 --timeout 20 --json
 wait_listen "$PSOCK" 20
 tp_start tp-refuse client "$DARGS,zero-copy=yes" io
-wait_log "${ILIB_TP_LOG[tp-refuse]}" 'Disconnect received: region fd is not sealed' 20
+wait_log "${ILIB_TP_LOG[tp-refuse]}" 'Disconnect received: region fd is not sealed' 60
 rc=0
-perf_wait refuse 20 || rc=$?
+perf_wait refuse 60 || rc=$?
 tp_quit tp-refuse
 ilib_expect_eq "refused: nmif-perf exit status (never connected)" "$rc" 3
 grep -q '^nmif-perf: connection attempt failed: region fd is not sealed' "$(perf_err refuse)" ||
