@@ -160,8 +160,8 @@ typedef void (*nmif_disc_cb)(nmif_if_t *iface, const char *reason, void *user);
 typedef void (*nmif_rx_cb)(nmif_if_t *iface, uint16_t qid, void *user);
 /* A slave could not reach its socket: connect() failed with `err` (a negative errno such as
  * -ENOENT, no listener's file; -ECONNREFUSED, a stale file; -EACCES). It retries after the
- * backoff; called on every failed attempt (from the loop: a slave's first attempt runs at the
- * loop's turn after nmif_if_create()). */
+ * backoff; called from the loop for every failed retry (the attempt inside nmif_if_create()
+ * is retried at the loop's next turn and reported then). */
 typedef void (*nmif_connect_err_cb)(nmif_if_t *iface, int err, void *user);
 
 typedef struct nmif_if_args {
@@ -184,8 +184,8 @@ typedef struct nmif_if_args {
 } nmif_if_args_t;
 
 /* Creates an interface. A master makes the socket listen (replacing a stale socket file);
- * a slave starts connecting at the loop's next turn and keeps retrying with backoff until
- * destroyed. */
+ * a slave connects at once and, when that fails, retries from the loop's next turn with
+ * backoff until destroyed (each failed retry reported through on_connect_error). */
 NMIF_EXTERN int nmif_if_create(nmif_socket_t *sock, nmif_if_t **out, const nmif_if_args_t *args);
 /* Sends DISCONNECT "interface deleted" if connected, releases everything. Safe from callbacks. */
 NMIF_EXTERN int nmif_if_destroy(nmif_if_t *iface);

@@ -80,11 +80,14 @@ int nmif_if_create(nmif_socket_t *s, nmif_if_t **out, const nmif_if_args_t *a) {
   i->next = s->ifaces;
   s->ifaces = i;
   if (!i->is_master) {
-    /* The first attempt runs from the timer at the loop's next turn, like every retry: its
-     * failure is reported from there (the caller has its interface by then). */
+    /* The first attempt at once, so a listening master has the connection when this returns.
+     * A failure is retried from the timer at the loop's next turn, which reports why
+     * (on_connect_error: the caller has its interface by then). */
     i->backoff_ms = s->reconnect_min_ms;
-    i->retry_at_ms = nmif__now_ms();
-    nmif__timer_rearm(s);
+    if (nmif__conn_connect(i) < 0) {
+      i->retry_at_ms = nmif__now_ms();
+      nmif__timer_rearm(s);
+    }
   }
   *out = i;
   return 0;

@@ -220,8 +220,8 @@ static void test_many_ids_and_secret(const char *p) {
   printf("many interfaces per socket (%s): ok\n", p);
 }
 
-/* A slave that cannot reach its socket says why on every attempt: no file (ENOENT), then a
- * stale file nobody listens on (ECONNREFUSED); never during nmif_if_create() itself. */
+/* A slave that cannot reach its socket says why on every retry: no file (ENOENT), then a stale
+ * file nobody listens on (ECONNREFUSED); never during nmif_if_create() itself. */
 static void test_connect_errors(void) {
   char p[256];
   snprintf(p, sizeof(p), "%s/nobody.sock", dir);
