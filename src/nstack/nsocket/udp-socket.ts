@@ -96,7 +96,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   readonly [kAlive] = new LoopRef();
   #shared: SharedSend | null = null;
   /** Send callbacks due, and the immediate that calls them. */
-  #done: Array<{ cb: SendCallback; err: Error | null; bytes: number }> = [];
+  readonly #done: Array<{ cb: SendCallback; err: Error | null; bytes: number }> = [];
   #doneLater: NodeJS.Immediate | null = null;
 
   constructor(options: UdpSocketOptions | UdpType) {
