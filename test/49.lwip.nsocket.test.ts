@@ -2,7 +2,8 @@
  * nstack.createSocket('udp4') over lwIP between two processes (test/fixtures/lwip-nsocket-peer.ts
  * on both ends, registered with the nStack registry): a one-way blast from a fresh stack, whose
  * first datagrams wait for ARP, arrives; the sink's count is what the sender's callbacks
- * reported sent; the sink ends on SIGTERM without logging an error.
+ * reported sent; a datagram lwIP refuses gets its error in the callback; the sink ends on
+ * SIGTERM without logging an error.
  */
 import test, { type ExecutionContext } from 'ava';
 import * as path from 'node:path';
@@ -26,6 +27,7 @@ interface BlastResult {
   sent: number;
   ok: number;
   errors: Record<string, number>;
+  offLink: string | null;
 }
 
 /** The sink's count, asked until it reaches `want` or stops moving for DRAIN_MS. */
@@ -55,6 +57,7 @@ lwipTest('UDP one-way blast from a fresh stack (256 sends in flight while ARP re
   const blast = peer(t, 'blast', ['--role', 'slave', '--path', p, '--ip', '10.63.0.2/24', 'udp-blast', '--dst', '10.63.0.1', '--port', '9000', '--count', String(count), '--window', '256', '--size', '64']);
   const r = (await blast.next('blast-result', 120_000)) as unknown as BlastResult;
   t.log(`sender: ${JSON.stringify(r)}`);
+  t.is(r.offLink, 'EHOSTUNREACH', 'a datagram lwIP refuses reaches its callback as an error');
   t.is(r.sent, count);
   t.is(r.ok + Object.values(r.errors).reduce((a, b) => a + b, 0), count, 'every send called back once');
   t.true(r.ok > 0, 'some datagrams were sent without error');
