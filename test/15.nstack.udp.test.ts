@@ -261,3 +261,46 @@ test('close() fails the sends still waiting for room with ClosedError and emits 
   t.true(refused.length > 0, 'some sends were still queued');
   rx.close();
 });
+
+test("send callbacks come after a turn of the loop, as dgram's: a sender that sends again from each callback lets I/O run", async (t) => {
+  const rx = createSocket('udp4');
+  const tx = createSocket('udp4');
+  try {
+    const port = await bindTo(rx);
+    let received = 0;
+    rx.on('message', () => received++);
+    const count = 3000;
+    const window = 64;
+    let sent = 0;
+    let inflight = 0;
+    let receivedAtEnd = -1;
+    let immediateRan = false;
+    let immediateAtEnd = false;
+    setImmediate(() => (immediateRan = true));
+    await new Promise<void>((resolve) => {
+      const pump = (): void => {
+        while (inflight < window && sent < count) {
+          inflight++;
+          sent++;
+          tx.send(Buffer.alloc(8), port, '127.0.0.1', onSent);
+        }
+        if (inflight === 0) {
+          receivedAtEnd = received;
+          immediateAtEnd = immediateRan;
+          resolve();
+        }
+      };
+      const onSent = (err: Error | null): void => {
+        inflight--;
+        if (err !== null) t.fail(`send failed: ${err.message}`);
+        pump();
+      };
+      pump();
+    });
+    t.true(immediateAtEnd, 'an immediate queued before the blast ran before its last callback');
+    t.true(receivedAtEnd > 0, 'datagrams were read by the same loop while it sent');
+  } finally {
+    tx.close();
+    rx.close();
+  }
+});

@@ -9,6 +9,7 @@
  */
 import type { MemifInterface } from '../../src/memif/interface';
 import { PacketBatch } from '../../src/memif/batch';
+import { bound } from './bounds';
 
 export const HEADER = 16;
 export const MIN_SIZE = 60;
@@ -202,7 +203,7 @@ export interface SendOptions {
   sizes?: readonly number[];
   /** Packets per burst (default 32). */
   burst?: number;
-  /** Give up (reject) after this long, ms (default 20 s). */
+  /** Give up (reject) after this long without sending anything, ms (raised to the wait floor). */
   timeoutMs?: number;
   /** First sequence number (default 0). */
   from?: number;
@@ -222,7 +223,8 @@ export async function sendAll(
   options: SendOptions = {},
 ): Promise<void> {
   const burst = options.burst ?? 32;
-  const deadline = performance.now() + (options.timeoutMs ?? 20_000);
+  const stallMs = bound(options.timeoutMs ?? 0);
+  let deadline = performance.now() + stallMs;
   const from = options.from ?? 0;
   const batch = new PacketBatch(256);
   const pool = Array.from({ length: burst }, () => new Uint8Array(MAX_SIZE));
@@ -230,7 +232,7 @@ export async function sendAll(
   const last = from + count;
   while (seq < last) {
     if (performance.now() > deadline) {
-      throw new Error(`sendAll ${dir} q${q}: only ${seq - from} of ${count} packets sent before the deadline (ring full?)`);
+      throw new Error(`sendAll ${dir} q${q}: only ${seq - from} of ${count} packets sent, then none for ${stallMs / 1000} s (ring full?)`);
     }
     let sent = 0;
     if (method === 'copy') {
@@ -275,6 +277,7 @@ export async function sendAll(
       }
     }
     seq += sent;
+    if (sent > 0) deadline = performance.now() + stallMs;
     if (sent < burst) await yieldToLoop();
   }
 }

@@ -30,6 +30,9 @@ void fuzz_fd_dump(void);
 void fuzz_pump(nmif_loop_t *loop);
 /* Runs the loop until cond(ctx) holds; 0 if it did not within max_ms. */
 int fuzz_pump_until(nmif_loop_t *loop, int (*cond)(void *), void *ctx, int max_ms);
+/* The bound of a wait in a harness: it only matters when something is already broken, and a
+ * loaded machine (or a niced fuzzer) stalls for seconds, which must not read as a finding. */
+#define FUZZ_WAIT_MS 30000
 /* A socket on the loop that never times a handshake out nor retries by itself within a run
  * (both depend on the clock, and an input must behave the same every time). */
 nmif_socket_t *fuzz_socket(nmif_loop_t *loop, const char *path);

@@ -86,7 +86,7 @@ static void connect_pair(void) {
   a.on_disconnect = fuzz_on_disconnect;
   a.user = &H.side[1];
   FUZZ_CHECK(nmif_if_create(H.ssock, &H.side[1].iface, &a) == 0);
-  FUZZ_CHECK(fuzz_pump_until(H.loop, both_up, NULL, 5000));
+  FUZZ_CHECK(fuzz_pump_until(H.loop, both_up, NULL, FUZZ_WAIT_MS));
   H.ring[0] = ring_of(H.side[1].iface, 1); /* the slave transmits on S2M */
   H.ring[1] = ring_of(H.side[1].iface, 0);
   for (int s = 0; s < 2; s++)
@@ -98,7 +98,7 @@ static void connect_pair(void) {
 static void disconnect_pair(void) {
   FUZZ_CHECK(nmif_if_destroy(H.side[1].iface) == 0);
   H.side[1].iface = NULL;
-  FUZZ_CHECK(fuzz_pump_until(H.loop, master_down, NULL, 5000));
+  FUZZ_CHECK(fuzz_pump_until(H.loop, master_down, NULL, FUZZ_WAIT_MS));
 }
 
 /* ---- invariants ------------------------------------------------------------------------------ */

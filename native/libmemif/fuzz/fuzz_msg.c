@@ -202,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   FUZZ_CHECK(!nmif_if_is_connected(H.master));
   /* every fd the input passed is closed again (allow the loop a moment to see the EOF) */
-  if (!fuzz_pump_until(H.loop, fds_back, NULL, 2000)) {
+  if (!fuzz_pump_until(H.loop, fds_back, NULL, FUZZ_WAIT_MS)) {
     fprintf(stderr, "%d fds open, %d before the input:\n", fuzz_fd_count(), H.baseline_fds);
     fuzz_fd_dump();
     FUZZ_CHECK(!"every fd the input passed is closed again");

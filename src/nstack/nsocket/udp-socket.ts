@@ -116,6 +116,9 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   /** @internal */
   readonly [kAlive] = new LoopRef();
   #shared: SharedSend | null = null;
+  /** Send callbacks due, and the immediate that calls them. */
+  readonly #done: Array<{ cb: SendCallback; err: Error | null; bytes: number }> = [];
+  #doneLater: NodeJS.Immediate | null = null;
 
   constructor(options: UdpSocketOptions | UdpType) {
     super();
@@ -412,7 +415,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
       if (this.#pending.length === 0) {
         const n = b.stack.send(b.handle, data, to);
         if (n > 0) {
-          if (cb !== undefined) process.nextTick(cb, null, n);
+          if (cb !== undefined) this.#complete(cb, null, n);
           return;
         }
       }
@@ -479,7 +482,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
       }
       if (n === 0) return;
       q.shift();
-      if (p.callback !== undefined) process.nextTick(p.callback, null, n);
+      if (p.callback !== undefined) this.#complete(p.callback, null, n);
     }
   }
 
@@ -512,9 +515,34 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
   }
 
   #report(err: Error, cb: SendCallback | undefined): void {
-    if (cb !== undefined) process.nextTick(cb, err, 0);
+    if (cb !== undefined) this.#complete(cb, err, 0);
     else this.#emitErrorSoon(err);
   }
+
+  /**
+   * A send callback, called with the others due after the loop's next I/O phase, as
+   * node:dgram's are: a sender that sends again from its callbacks would otherwise run in
+   * process.nextTick forever, and no frame (an ARP reply, say) would ever be read.
+   */
+  #complete(cb: SendCallback, err: Error | null, bytes: number): void {
+    this.#done.push({ cb, err, bytes });
+    this.#doneLater ??= setImmediate(this.#runDone);
+  }
+
+  readonly #runDone = (): void => {
+    this.#doneLater = null;
+    const due = this.#done.splice(0, this.#done.length);
+    for (let i = 0; i < due.length; i++) {
+      try {
+        due[i].cb(due[i].err, due[i].bytes);
+      } catch (err) {
+        // As an uncaught exception in a callback, with the later callbacks still called.
+        this.#done.unshift(...due.slice(i + 1));
+        if (this.#done.length > 0) this.#doneLater ??= setImmediate(this.#runDone);
+        throw err;
+      }
+    }
+  };
 
   #emitErrorSoon(err: Error): void {
     process.nextTick(() => {
@@ -544,7 +572,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements VirtualS
     this.#shared?.close();
     this.#shared = null;
     for (let p = this.#pending.shift(); p !== undefined; p = this.#pending.shift()) {
-      if (p.callback !== undefined) process.nextTick(p.callback, err, 0);
+      if (p.callback !== undefined) this.#complete(p.callback, err, 0);
     }
     if (this.#b !== null) {
       untrack(this);

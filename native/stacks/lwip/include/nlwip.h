@@ -159,8 +159,10 @@ int nlwip_connect(nlwip_stack_t *s, int id, const nlwip_addr_t *a);
 int nlwip_listen(nlwip_stack_t *s, int id, int backlog);
 /* A connected socket's id, or -EAGAIN. */
 int nlwip_accept(nlwip_stack_t *s, int id, nlwip_addr_t *peer);
-/* UDP: one datagram (to may be NULL when connected); returns len. TCP: bytes taken (0 when
- * the send buffer is full: EPOLLOUT follows). */
+/* UDP: one datagram (to may be NULL when connected); returns len, or 0 while its IPv4 next
+ * hop is unresolved and already has as many datagrams waiting for ARP as lwIP keeps (EPOLLOUT
+ * follows once they went out or ARP gave up). TCP: bytes taken (0 when the send buffer is
+ * full: EPOLLOUT follows). */
 int nlwip_send(nlwip_stack_t *s, int id, const void *data, size_t len, const nlwip_addr_t *to);
 /* UDP: one datagram, truncated to len. TCP: bytes read, 0 at the end of the stream.
  * -EAGAIN when nothing waits; a TCP error is returned once, then 0. */

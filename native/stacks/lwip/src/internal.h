@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "lwip/etharp.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/tcpip.h"
@@ -37,6 +38,7 @@ enum sock_flag {
   SF_HAS_PEER = 1u << 7,        /* peer holds the remote address */
   SF_HAS_LOCAL = 1u << 8,       /* local holds the address of a dead pcb */
   SF_ERR_GIVEN = 1u << 9,       /* TCP: recv already returned the error once */
+  SF_NEIGH_WAIT = 1u << 10,     /* UDP: a send waits for room on an unresolved neighbour */
 };
 
 typedef struct nlwip_sock {
@@ -60,6 +62,14 @@ typedef struct nlwip_sock {
   nlwip_addr_t peer, local;     /* kept for getpeername/getsockname after the pcb is gone */
 } nlwip_sock_t;
 
+/* Our UDP datagrams lwIP holds for one unresolved IPv4 neighbour (neigh.c). */
+#define NLWIP_NEIGH_SLOTS ARP_TABLE_SIZE
+typedef struct nlwip_neigh {
+  struct netif *nif;
+  ip4_addr_t ip;
+  uint32_t queued;              /* 0: the slot is free */
+} nlwip_neigh_t;
+
 struct nlwip_stack {
   int wake_fd;
   int wake_written;             /* the eventfd holds a count not read yet */
@@ -75,6 +85,8 @@ struct nlwip_stack {
   uint32_t *free_ids;
   uint32_t *ready;              /* EPOLL* bits by id */
   nlwip_sock_t **socks;         /* by id */
+  nlwip_neigh_t neigh[NLWIP_NEIGH_SLOTS];
+  uint32_t neigh_waiters;       /* sockets with SF_NEIGH_WAIT */
 };
 
 /* The owner's bracket around every call into lwIP. */
@@ -109,6 +121,13 @@ int nlwip__to_ip(nlwip_stack_t *s, const nlwip_addr_t *a, ip_addr_t *out);
 void nlwip__from_ip(const ip_addr_t *ip, uint16_t port, nlwip_addr_t *out);
 int nlwip__is_local(const ip_addr_t *ip);
 int nlwip__err(err_t e);
+
+/* neigh.c: *out = a pbuf for a datagram of len bytes to an unresolved IPv4 neighbour, or
+ * NULL when ARP is not in the way; -EAGAIN: the neighbour's queue is full, the socket waits
+ * (no EPOLLOUT) until it shrinks. */
+int nlwip__neigh_pbuf(nlwip_sock_t *k, size_t len, const ip_addr_t *to, struct pbuf **out);
+/* The socket no longer waits (it is being freed). */
+void nlwip__neigh_forget(nlwip_sock_t *k);
 
 /* udp.c / tcp.c: the protocol halves of the socket calls. */
 int nlwip__udp_open(nlwip_sock_t *k);

@@ -223,7 +223,7 @@ static uint32_t sock_events(const nlwip_sock_t *k) {
   uint32_t ev = k->err ? NLWIP_EV_ERR : 0;
   switch (k->kind) {
     case SK_UDP:
-      return ev | NLWIP_EV_OUT | (k->rx.count ? NLWIP_EV_IN : 0);
+      return ev | (k->flags & SF_NEIGH_WAIT ? 0 : NLWIP_EV_OUT) | (k->rx.count ? NLWIP_EV_IN : 0);
     case SK_LISTEN:
       return ev | (k->acc_count ? NLWIP_EV_IN : 0);
     default:
@@ -266,6 +266,7 @@ nlwip_sock_t *nlwip__sock_new(nlwip_stack_t *s, int kind, int family) {
 void nlwip__sock_free(nlwip_sock_t *k) {
   nlwip_stack_t *s = k->stack;
   changed_remove(k);
+  nlwip__neigh_forget(k);
   nlwip__pbq_clear(&k->rx);
   free(k->acceptq);
   s->socks[k->id] = NULL;

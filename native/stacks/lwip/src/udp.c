@@ -30,8 +30,13 @@ int nlwip__udp_open(nlwip_sock_t *k) {
 
 int nlwip__udp_send(nlwip_sock_t *k, const void *data, size_t len, const ip_addr_t *to, uint16_t port) {
   if (len > 0xFFFF - 8 - (k->family == 6 ? 40 : 20)) return -EMSGSIZE;
+  /* To a neighbour ARP has not resolved: a pbuf of ours, or wait (neigh.c). */
+  struct pbuf *p;
+  int r = nlwip__neigh_pbuf(k, len, to, &p);
+  if (r == -EAGAIN) return 0;
+  if (r < 0) return r;
   /* PBUF_TRANSPORT leaves room for every header in front: one pbuf, one copy. */
-  struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+  if (!p) p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
   if (!p) return -ENOMEM;
   pbuf_take(p, data, (u16_t)len);
   err_t e = to ? udp_sendto(k->pcb.udp, p, to, port) : udp_send(k->pcb.udp, p);

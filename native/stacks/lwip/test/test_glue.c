@@ -10,6 +10,9 @@
  *    call (frames from that thread are sent at once); a reset from the peer makes the socket
  *    report ECONNREFUSED;
  *  - a SYN flood holds at most 1024 half-open connections, later SYNs are dropped;
+ *  - datagrams to a neighbour ARP has not resolved: as many as lwIP queues are taken, then
+ *    the socket loses EPOLLOUT instead of lwIP dropping its oldest; the ARP reply sends every
+ *    one taken and brings EPOLLOUT back;
  *  - a datagram to our own address is delivered by lwIP's thread, which wakes the owner
  *    through the eventfd;
  *  - destroying the stack resets what is left and a new stack can be created. */
@@ -364,6 +367,49 @@ int main(void) {
   CHECK_EQ(synacks, 1024);
   CHECK_EQ(counters[NLWIP_C_RX_SYN_DROPS], 1100 - 1024);
   CHECK_OK(nlwip_close(s, l));
+
+  /* UDP to a neighbour ARP has not resolved: the sends lwIP can queue succeed, the next one
+   * would block (no EPOLLOUT) instead of pushing the oldest out of lwIP's queue; the ARP
+   * reply brings EPOLLOUT back and every datagram that was taken goes out. */
+  static const uint8_t NEW_IP[4] = {10, 9, 0, 3};
+  nlwip_addr_t na3 = addr4(NEW_IP, 9000);
+  nlwip_take_changed(s, pairs, 8);
+  int taken = 0;
+  for (int k = 0; k < 1000; k++) {
+    int w = nlwip_send(s, u, "wait for arp", 12, &na3);
+    if (w == 0) break;
+    CHECK_EQ(w, 12);
+    taken++;
+  }
+  CHECK(taken >= 1 && taken < 1000);
+  CHECK_EQ(ready[u], 0);
+  CHECK_EQ(nlwip_send(s, u, "wait for arp", 12, &na3), 0);   /* still waiting */
+  nlwip_flush(s);
+  do n = peer_expect(r, sizeof r, 0x0806, 0, 2000, 0);
+  while (n >= 42 && memcmp(r + 38, NEW_IP, 4) != 0);
+  CHECK(n >= 42 && get16(r + 20) == 1);   /* who has 10.9.0.3? */
+  n = eth(f, LWIP_MAC, 0x0806);
+  memcpy(f + n, (uint8_t[]){0, 1, 8, 0, 6, 4, 0, 2}, 8);
+  memcpy(f + n + 8, PEER_MAC, 6);
+  memcpy(f + n + 14, NEW_IP, 4);
+  memcpy(f + n + 18, LWIP_MAC, 6);
+  memcpy(f + n + 24, LWIP_IP, 4);
+  n += 28;
+  peer_send(f, n);
+  end = now_ms() + 2000;
+  while (!(ready[u] & NLWIP_EV_OUT) && now_ms() < end) nlwip_netif_poll(nif, 64, 0, &more);
+  CHECK_EQ(ready[u], NLWIP_EV_OUT);
+  np = nlwip_take_changed(s, pairs, 8);
+  seen = 0;
+  for (int k = 0; k < np; k++) if ((int)pairs[2 * k] == u && (pairs[2 * k + 1] & NLWIP_EV_OUT)) seen = 1;
+  CHECK(seen);
+  int arrived = 0;
+  while ((n = peer_recv(r, sizeof r, 500, 1)) > 0) {
+    if (n == 14 + 20 + 8 + 12 && get16(r + 12) == 0x0800 && r[23] == 17 && memcmp(r + 30, NEW_IP, 4) == 0) arrived++;
+  }
+  CHECK_EQ(arrived, taken);
+  CHECK_EQ(nlwip_send(s, u, "wait for arp", 12, &na3), 12);   /* resolved: straight out */
+  nlwip_flush(s);
 
   /* A datagram to ourselves is delivered by lwIP's thread: the eventfd wakes us. */
   nlwip_take_changed(s, pairs, 8);

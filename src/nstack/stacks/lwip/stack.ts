@@ -366,6 +366,9 @@ export class LwipStackImpl implements LwipStack, NetifHost {
       this.recycle('closed');
       return;
     }
+    // Released already by recycle(), which may run first (its own exit hook, or close()):
+    // the nSocket over it closes without an error, as on the kernel stack.
+    if (handle instanceof LwipSocket && handle.owner === this && handle.closed && this.#native === null) return;
     const s = this.#sock(handle, 'close');
     s.closed = true;
     this.#sockets[s.id] = undefined;
