@@ -100,6 +100,8 @@ interface RunResult {
   pps: number;
   /** echo, icmp: frames back / frames sent. */
   answered?: number;
+  /** send: CPU time of the generator per frame, ns. */
+  cpuNs?: number;
   othersPct?: number;
   error?: string;
 }
@@ -135,10 +137,11 @@ async function runOne(tool: Tool, size: number, o: Args): Promise<RunResult> {
       const sink = spawn(perfBin, ['--role', 'master', '--socket', sock, '--rsize', '10', '--bsize', '2048', '--burst', burst, '--mode', 'recv', '--timeout', String(limit), '--json']);
       const notUp = await waitListening(sock, sink, 'the sink');
       if (notUp) return bad(notUp);
+      const timeFile = path.join(dir, 'time');
       const gen = tool === TOOL.sender
         ? node(senderBin, ['--memif', `role=client,socket=${sock},id=0,${MEMIF}`, '--proto', 'udp', '--size', String(size), '--burst', burst,
           '--dst-mac', '02:00:00:00:00:02', '--duration', String(o.seconds), '--json'])
-        : spawn(perfBin, ['--role', 'slave', '--socket', sock, '--rsize', '10', '--bsize', '2048', '--burst', burst, '--mode', 'send',
+        : spawn('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, perfBin, '--role', 'slave', '--socket', sock, '--rsize', '10', '--bsize', '2048', '--burst', burst, '--mode', 'send',
           '--size', String(size), '--duration', String(o.seconds), '--json']);
       const code = await gen.done;
       const g = lastJson(gen.out);
@@ -148,7 +151,10 @@ async function runOne(tool: Tool, size: number, o: Args): Promise<RunResult> {
       const dur = tool === TOOL.sender ? g.duration_s : g.duration;
       if (!s || s.received !== g.sent) return bad(`the sink received ${s?.received} of ${g.sent}:\n${tail(sink.err + sink.out)}`);
       if (!(dur > 0) || !(g.sent > 0)) return bad(`${tool} sent ${g.sent} in ${dur} s`);
-      return { pps: g.sent / dur };
+      // CPU time per frame: the sender's own (while sending), nmif-perf's whole life (its
+      // start and connect are short next to --seconds of sending).
+      const cpu = tool === TOOL.sender ? g.cpu_s : fs.readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number).reduce((a, b) => a + b, 0);
+      return { pps: g.sent / dur, cpuNs: cpu > 0 ? (cpu * 1e9) / g.sent : undefined };
     }
     // echo and icmp: the driver listens, the echo connects.
     const icmp = tool === TOOL.senderIcmp;
@@ -225,6 +231,8 @@ async function main(): Promise<void> {
         const c: ToolsJson['cases'][number] = { tool, size, kind, pps, failed: all.length - ok.length };
         const answered = ok.filter((x) => x.answered !== undefined).map((x) => x.answered!);
         if (answered.length) c.answered = stat(answered, r3)!;
+        const cpu = ok.filter((x) => x.cpuNs !== undefined).map((x) => x.cpuNs!);
+        if (cpu.length) c.cpu_ns_per_frame = stat(cpu, (x) => Math.round(x * 10) / 10)!;
         if (tool === ours && theirs) {
           const base = res.get(key(theirs, size)) ?? [];
           const per = all.map((x, k) => x.pps / base[k]?.pps).filter((x) => Number.isFinite(x));
@@ -238,14 +246,15 @@ async function main(): Promise<void> {
   }
 
   const out: string[] = [`\ntools vs the C core's nmif-perf, Mpps: median [min..max] of ${o.runs} runs, ${o.seconds} s each, burst ${o.burst}`];
-  out.push(`${'case'.padEnd(10)}${'tool'.padEnd(64)}${'Mpps'.padStart(22)}${'ratio (of medians)'.padStart(20)}${'per-round ratio'.padStart(24)}  back`);
+  out.push(`${'case'.padEnd(10)}${'tool'.padEnd(64)}${'Mpps'.padStart(22)}${'ratio (of medians)'.padStart(20)}${'per-round ratio'.padStart(24)}  back / CPU`);
   const f = (s: Stat, g: (x: number) => string) => `${g(s.median)} [${g(s.min)}..${g(s.max)}]`;
   for (const c of cases) {
     out.push(`${`${c.kind} ${c.size}`.padEnd(10)}${c.tool.padEnd(64)}${(f(c.pps, mpps) + (c.failed ? ` (${c.failed} failed)` : '')).padStart(22)}` +
       `${(c.ratio ? `${c.ratio.of_medians.toFixed(2)}x` : '').padStart(20)}${(c.ratio?.per_round ? f(c.ratio.per_round, (x) => x.toFixed(2)) : '').padStart(24)}` +
-      `  ${c.answered ? f(c.answered, (x) => `${(100 * x).toFixed(1)}%`) : ''}`);
+      `  ${c.answered ? f(c.answered, (x) => `${(100 * x).toFixed(1)}%`) : ''}${c.cpu_ns_per_frame ? `CPU ${f(c.cpu_ns_per_frame, (x) => x.toFixed(0))} ns/frame` : ''}`);
   }
-  out.push('send: frames each generator put in the ring / its own sending time, all received by the sink. echo: frames back at the ' +
+  out.push('send: frames each generator put in the ring / its own sending time, all received by the sink; CPU = the generator\'s CPU time per frame ' +
+    '(all its threads; on a machine shared with other work, the figure that depends least on it). echo: frames back at the ' +
     'nmemif-sender --proto icmp --window 0 driver / its sending time (back = share of what it sent). icmp: the sender with its ' +
     'window; back = replies matched / requests.');
   const quietRecord = quiet.record();

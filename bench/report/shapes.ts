@@ -92,7 +92,8 @@ export interface LatencyJson extends Common {
  * types it ("nmemif-sender --proto udp", "nmif-perf --mode send"). `kind`: "send" (into the same
  * nmif-perf sink), "echo" (frames back behind the same driver), "icmp" (the sender's matched
  * replies with its window); absent means "send". `vs` names the C core's tool of the same case,
- * `ratio` is ours / vs; `answered` is frames back / frames sent (echo, icmp).
+ * `ratio` is ours / vs; `answered` is frames back / frames sent (echo, icmp); `cpu_ns_per_frame`
+ * the generator's CPU time per frame (send).
  */
 export interface ToolsJson extends Common {
   bench: 'tools';
@@ -105,6 +106,8 @@ export interface ToolsJson extends Common {
     vs?: string;
     ratio?: { of_medians: number; per_round: Stat | null };
     answered?: Stat;
+    /** send: the generator's CPU time per frame, ns. */
+    cpu_ns_per_frame?: Stat;
   }>;
 }
 

@@ -78,6 +78,8 @@ export interface SenderResult {
   link_down_s: number;
   end_reason: EndReason;
   duration_s: number;
+  /** CPU time this process used while sending (all its threads), s. */
+  cpu_s: number;
   pps: number;
   mbps: number;
   latency_us: ReturnType<Latency['summary']>;
@@ -86,8 +88,6 @@ export interface SenderResult {
 const SLOTS = 1 << 16;
 /** Longest a sending turn keeps the event loop (replies, timers and signals wait meanwhile), ms. */
 const TURN_MS = 1;
-/** How long a full ring is polled before the sender backs off to a 1 ms timer, ms. */
-const FULL_POLL_MS = 20;
 
 export class SenderEngine {
   readonly o: Required<Omit<SenderOptions, 'count' | 'durationMs' | 'pcap' | 'rate'>> & SenderOptions;
@@ -124,6 +124,8 @@ export class SenderEngine {
   #segs = 1;
   #nextSeq = 0;
   readonly #srcPort = 40000 + (this.ident % 20000);
+  #cpuAtStart: NodeJS.CpuUsage | null = null;
+  #cpuUsed: NodeJS.CpuUsage | null = null;
   /** Where the live rate was last sampled. */
   #live = { at: 0, sent: 0, bytes: 0 };
   /** Oldest sequence that may still be in flight, and requests given up on (window). */
@@ -209,9 +211,11 @@ export class SenderEngine {
     const rate = this.o.rate ?? 0;
     this.#templates = new FrameTemplates(proto, sizes[1], addrs, this.ident, this.token, this.#srcPort);
     this.startedAt = performance.now();
+    this.#cpuAtStart = process.cpuUsage();
     this.#live = { at: this.startedAt, sent: 0, bytes: 0 };
     const deadline = durationMs === undefined ? Infinity : this.startedAt + durationMs;
     let stuckSince = 0;
+    let fullRounds = 0;
     await new Promise<void>((resolve, reject) => {
       const finish = (why: EndReason) => {
         this.endReason = why;
@@ -225,13 +229,15 @@ export class SenderEngine {
         }
         const now = performance.now();
         if (now >= deadline) return finish('duration');
-        // Several bursts per turn of the event loop (a turn costs more than a burst), until
-        // the ring is full, the budget is spent or TURN_MS passed; replies and timers run
-        // between turns.
+        // UDP: several bursts per turn of the event loop (a turn costs more than a burst),
+        // until the ring is full, the budget is spent or TURN_MS passed; timers and signals
+        // run between turns. ICMP: one burst per queue and turn, so that the replies, which
+        // come in as the requests go out, are taken in time (the peer's ring is no larger).
         let wanted = false;
         let taken = 0;
+        const turnMs = this.o.proto === 'icmp' ? 0 : TURN_MS;
         try {
-          for (let t = now; t < deadline && t - now < TURN_MS; t = performance.now()) {
+          for (let t = now, first = true; t < deadline && (first || t - now < turnMs); t = performance.now(), first = false) {
             const budget = this.#budget(t, rate);
             if (budget <= 0) break;
             wanted = true;
@@ -245,19 +251,24 @@ export class SenderEngine {
         }
         if (count !== undefined && this.sent >= count) return finish('count');
         if (wanted && taken === 0) {
-          // The ring is full: the peer is not reading. Keep polling for a while (a busy peer
-          // or one descheduled for a time slice comes back soon, and no signal tells a sender
-          // that room came back), then back off to a timer, and give up after a while.
+          // The ring is full: the peer is not reading. Back off to a timer after a few
+          // rounds (no signal tells a sender that room came back; spinning would take the
+          // CPU from a peer that shares it), and give up after a while.
           stuckSince ||= now;
           if (stallTimeoutMs > 0 && now - stuckSince >= stallTimeoutMs) return finish('stalled');
-        } else stuckSince = 0;
-        if (stuckSince > 0 && now - stuckSince > FULL_POLL_MS) setTimeout(tick, 1);
+          fullRounds++;
+        } else {
+          stuckSince = 0;
+          fullRounds = 0;
+        }
+        if (fullRounds > 64) setTimeout(tick, 1);
         else if (!wanted && rate > 0) setTimeout(tick, Math.max(1, Math.min(50, 1000 / rate)));
         else setImmediate(tick);
       };
       tick();
     });
     this.stoppedAt = performance.now();
+    this.#cpuUsed = process.cpuUsage(this.#cpuAtStart);
     if (this.o.proto === 'icmp' && this.endReason !== 'signal') await this.#waitReplies(signal);
     return this.result();
   }
@@ -301,6 +312,7 @@ export class SenderEngine {
       link_down_s: Math.round(this.linkDownMs) / 1000,
       end_reason: this.endReason,
       duration_s: Math.round(this.stoppedAt - this.startedAt) / 1000,
+      cpu_s: this.#cpuUsed ? Math.round((this.#cpuUsed.user + this.#cpuUsed.system) / 1000) / 1000 : 0,
       pps: Math.round(this.pps),
       mbps: Math.round(this.mbps * 10) / 10,
       latency_us: this.latency.summary(),
