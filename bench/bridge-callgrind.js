@@ -4,7 +4,7 @@
  * bridge-callgrind: instructions per forwarded packet, the bridge's data plane against
  * dpdk-testpmd --forward-mode=io, memif <-> net_null both ways (the cases of bench/bridge.ts).
  *
- *   node --import tsx bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]
+ *   node --import tsx bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8] [--cache-sim]
  *
  * Wall-clock rates on a small shared machine swing between runs; instruction counts do not. Each forwarder runs under valgrind --tool=callgrind --separate-threads=yes while a
  * native nmif-perf peer (slave, ring 1024, buffers 2048, burst 64) feeds or drains it for
@@ -15,6 +15,10 @@
  *            the forwarding lcore (its only job; EAL init runs on the main thread).
  * Packets: null->memif counts what the peer received; memif->null what the forwarder sent to
  * net_null (hal_forward's dpdk0.txPackets, testpmd's port 1 TX-packets).
+ * --cache-sim: callgrind also simulates the caches (valgrind's model of this CPU's L1 and last
+ * level); the forwarding thread's data-read misses per packet (D1mr, DLmr) are shown next to the
+ * instructions. The model is of one process: lines the peer wrote on another core (ring
+ * descriptors, packet data) count as misses only when they left this thread's simulated cache.
  * Prints a table and, as the last line, one JSON object (shape: BridgeCallgrindJson in
  * bench/report/shapes.ts). Progress goes to stderr. Instruction counts do not change with other
  * work, so a busy machine is recorded in the JSON (bench/lib/quiet.ts) but not refused.
@@ -31,16 +35,17 @@ const ROOT = path.resolve(__dirname, '..');
 const HAL = path.join(ROOT, 'build', 'bench', 'hal_forward');
 const PERF = path.join(ROOT, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
 
-const USAGE = `usage: node --import tsx bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8]
+const USAGE = `usage: node --import tsx bench/bridge-callgrind.js [--sizes 64,1500] [--seconds 8] [--cache-sim]
 ${QUIET_USAGE}`;
 
 function parseArgs(args) {
   const { quiet, rest: argv } = quietArgsOrExit(args, 'bridge-callgrind', USAGE);
-  const o = { sizes: [64, 1500], seconds: 8, quiet };
+  const o = { sizes: [64, 1500], seconds: 8, cacheSim: false, quiet };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     if (a === '--sizes') o.sizes = String(argv[++k]).split(',').map(Number);
     else if (a === '--seconds') o.seconds = Number(argv[++k]);
+    else if (a === '--cache-sim') o.cacheSim = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -86,6 +91,14 @@ function totals(file) {
   return m ? Number(m[1]) : 0;
 }
 
+/** A thread file's totals by event name (Ir, D1mr, DLmr, ... with --cache-sim). */
+function events(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const names = (/^events: (.*)$/m.exec(text) || ['', ''])[1].trim().split(/\s+/);
+  const values = (/^totals: (.*)$/m.exec(text) || ['', ''])[1].trim().split(/\s+/).map(Number);
+  return Object.fromEntries(names.map((n, k) => [n, values[k] || 0]));
+}
+
 /** Inclusive cost of fn in one thread's file (callgrind_annotate --inclusive=yes). */
 function inclusive(file, fn) {
   const r = spawnSync('callgrind_annotate', ['--inclusive=yes', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -100,7 +113,7 @@ async function measure(side, dir, size, o) {
   const cg = path.join(tmp, 'cg.out');
   const prefix = `bcg-${process.pid}-${side}-${size}`;
   const vdev = dir === 'memif->null' ? 'net_null0,no-rx=1' : `net_null0,size=${size}`;
-  const vg = ['--tool=callgrind', '--fair-sched=yes', '--separate-threads=yes', `--callgrind-out-file=${cg}`];
+  const vg = ['--tool=callgrind', '--fair-sched=yes', '--separate-threads=yes', `--callgrind-out-file=${cg}`, ...(o.cacheSim ? ['--cache-sim=yes'] : [])];
   const limit = o.seconds + 240;
   const owner = new Teardowns();
   let fwd = null;
@@ -135,9 +148,20 @@ async function measure(side, dir, size, o) {
       packets = dir === 'null->memif' ? pj && pj.received : sent;
     }
     const files = threadFiles(cg);
-    const ir = side === 'ours' ? Math.max(...files.map((f) => inclusive(f, 'worker_main'))) : Math.max(...files.map(totals));
+    // ours: the worker thread (with --cache-sim, callgrind_annotate prints more columns: its
+    // file is the one that names worker_main, and its totals are that thread's whole life).
+    const costs = side === 'ours'
+      ? files.map((f) => (o.cacheSim ? (fs.readFileSync(f, 'utf8').includes('worker_main') ? events(f).Ir : 0) : inclusive(f, 'worker_main')))
+      : files.map(totals);
+    const ir = Math.max(...costs);
     if (!(packets > 0) || !(ir > 0)) return { error: `no count (packets ${packets}, Ir ${ir})` };
-    return { ir, packets, perPacket: ir / packets };
+    const r = { ir, packets, perPacket: ir / packets };
+    if (o.cacheSim) {
+      const ev = events(files[costs.indexOf(ir)]); // the forwarding thread's whole life
+      r.d1mrPerPacket = ev.D1mr / packets;
+      r.dlmrPerPacket = ev.DLmr / packets;
+    }
+    return r;
   } catch (e) {
     return { error: `${side}: ${e.message.split('\n').slice(0, 15).join('\n')}` };
   } finally {
@@ -165,7 +189,8 @@ async function main() {
         row[side] = await measure(side, dir, size, o);
         row[side].others_pct = quiet.runEnd(mark);
         if (row[side].error) log(`  FAILED: ${row[side].error}`);
-        else log(`  ${row[side].perPacket.toFixed(1)} Ir/packet (${row[side].ir} Ir / ${row[side].packets} packets)`);
+        else log(`  ${row[side].perPacket.toFixed(1)} Ir/packet (${row[side].ir} Ir / ${row[side].packets} packets)` +
+          (o.cacheSim ? `, ${row[side].d1mrPerPacket.toFixed(2)} D1mr/packet, ${row[side].dlmrPerPacket.toFixed(3)} DLmr/packet` : ''));
       }
       if (row.ours.perPacket && row.testpmd.perPacket) row.ratio = Math.round((row.ours.perPacket / row.testpmd.perPacket) * 1000) / 1000;
       rows.push(row);
@@ -176,6 +201,15 @@ async function main() {
   for (const r of rows) {
     const c = (x) => (x.perPacket ? x.perPacket.toFixed(1) : 'failed');
     out.push(`${`${r.dir} ${r.size} B`.padEnd(20)}${c(r.ours).padStart(20)}${c(r.testpmd).padStart(14)}${(r.ratio ? `${r.ratio.toFixed(2)}x` : '-').padStart(14)}`);
+  }
+  if (o.cacheSim) {
+    out.push('', 'data-read misses per forwarded packet in the forwarding thread (callgrind --cache-sim: L1 D1mr / last level DLmr)',
+      `${'case'.padEnd(20)}${'ours D1mr'.padStart(12)}${'testpmd D1mr'.padStart(14)}${'ours DLmr'.padStart(12)}${'testpmd DLmr'.padStart(14)}`);
+    const m = (x, k, d) => (x[k] !== undefined ? x[k].toFixed(d) : '-');
+    for (const r of rows) {
+      out.push(`${`${r.dir} ${r.size} B`.padEnd(20)}${m(r.ours, 'd1mrPerPacket', 2).padStart(12)}${m(r.testpmd, 'd1mrPerPacket', 2).padStart(14)}` +
+        `${m(r.ours, 'dlmrPerPacket', 3).padStart(12)}${m(r.testpmd, 'dlmrPerPacket', 3).padStart(14)}`);
+    }
   }
   const quietRecord = quiet.record();
   out.push(quietRecord.verdict);

@@ -30,17 +30,19 @@
  * It refuses to run on a busy machine unless --force (bench/lib/quiet.ts); the JSON (shape:
  * BridgeJson in bench/report/shapes.ts) says how busy it was.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Teardowns, Testpmd, waitListening } from '../test/helpers/testpmd';
+import { finish, kill, lastJson, listening, sleep, start as startIn, tail, type Child } from './lib/children';
 import { machine } from './lib/machine';
 import { QuietGate, QUIET_USAGE, quietArgsOrExit, type QuietOptions } from './lib/quiet';
 
 const root = path.resolve(__dirname, '..');
 const perfBin = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
 const bridgeBin = path.join(root, 'bin', 'nmemif-bridge.js');
+const start = (cmd: string, args: string[], limitS: number): Child => startIn(cmd, args, limitS, root);
 
 interface Args {
   runs: number;
@@ -101,84 +103,8 @@ function fail(msg: string, code = 2): never {
 function log(msg: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 type Dir = 'memif->null' | 'null->memif';
 type Side = 'ours' | 'testpmd';
-
-interface Child {
-  proc: ChildProcess;
-  out: string;
-  err: string;
-  done: Promise<number | null>;
-  exited: boolean;
-  timer: NodeJS.Timeout;
-}
-
-/** Spawns cmd with a hard limit: SIGTERM at limitS, SIGKILL 5 s later (our own pid only). */
-function start(cmd: string, args: string[], limitS: number): Child {
-  const proc = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const c = { proc, out: '', err: '', exited: false } as Child;
-  proc.stdout!.on('data', (d) => (c.out += d));
-  proc.stderr!.on('data', (d) => (c.err += d));
-  c.done = new Promise((resolve) => {
-    proc.on('error', (e) => {
-      c.err += `\nspawn error: ${e.message}`;
-      c.exited = true;
-      resolve(null);
-    });
-    proc.on('exit', (code, sig) => {
-      c.exited = true;
-      clearTimeout(c.timer);
-      if (sig) c.err += `\n(killed by ${sig})`;
-      resolve(code);
-    });
-  });
-  c.timer = setTimeout(() => kill(c, 5000), limitS * 1000);
-  return c;
-}
-
-async function kill(c: Child, graceMs: number): Promise<void> {
-  if (c.exited || c.proc.pid === undefined) return;
-  try {
-    process.kill(c.proc.pid, 'SIGTERM');
-  } catch {
-    /* gone */
-  }
-  const t = setTimeout(() => {
-    if (!c.exited && c.proc.pid !== undefined) {
-      try {
-        process.kill(c.proc.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }, graceMs);
-  await c.done;
-  clearTimeout(t);
-}
-
-/** Waits for the child to exit by itself for up to ms, then ends it. */
-async function finish(c: Child, ms: number): Promise<void> {
-  const t = await Promise.race([c.done.then(() => true), sleep(ms).then(() => false)]);
-  if (!t) await kill(c, 5000);
-}
-
-function listening(sock: string): boolean {
-  return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').some((l) => l.endsWith(` ${sock}`));
-}
-
-function lastJson(s: string): Record<string, any> | null {
-  const lines = s.split('\n').filter((l) => l.startsWith('{'));
-  if (lines.length === 0) return null;
-  try {
-    return JSON.parse(lines[lines.length - 1]);
-  } catch {
-    return null;
-  }
-}
-
-const tail = (s: string, n = 12) => s.trim().split('\n').slice(-n).join('\n');
 
 interface RunResult {
   pps: number;
@@ -208,7 +134,7 @@ async function runOne(side: Side, dir: Dir, size: number, o: Args): Promise<RunR
         `--eal=--file-prefix=${prefix}`, '--control', 'none', '--burst', String(o.burst), '--cpu', '1', '--json'];
       fwd = start(process.execPath, args, limit);
       const t0 = Date.now();
-      while (!listening(sock)) {
+      while (!listening(fs, sock)) {
         if (fwd.exited) return bad(`${side} exited before listening:\n${tail(fwd.err + fwd.out)}`);
         if (Date.now() - t0 > 20000) return bad(`${side} does not listen on ${sock} after 20 s:\n${tail(fwd.err + fwd.out)}`);
         await sleep(50);

@@ -101,9 +101,13 @@ async function main(): Promise<number> {
         `${durationMs !== undefined ? `for ${durationMs / 1000} s` : `(${count} frames)`}; the responder answers by zero-copy swap`,
     );
     const status = new StatusLine(
-      () =>
-        `sent ${si(sender.sent)}  ${si(sender.pps)} pps  ${sender.mbps.toFixed(1)} Mbit/s  replies ${si(sender.replies)}  ` +
-        `rtt p50 ${sender.latency.percentile(50)?.toFixed(1) ?? '-'} us`,
+      () => {
+        const now = sender.liveRate();
+        return (
+          `sent ${si(sender.sent)}  now ${si(now.pps)} pps ${now.mbps.toFixed(1)} Mbit/s  avg ${si(sender.pps)} pps  replies ${si(sender.replies)}  ` +
+          `rtt p50 ${sender.latency.percentile(50)?.toFixed(1) ?? '-'} us`
+        );
+      },
       250,
       process.stdout,
     );

@@ -95,9 +95,13 @@ async function main(): Promise<number> {
       const early = await Promise.race([up.then(() => false), end.then(() => true)]);
       if (early) up.catch(() => undefined);
     }
+    let last = { at: started, tx: 0 };
     const status = new StatusLine(() => {
-      const secs = (performance.now() - started) / 1000;
-      return `rx ${si(engine.c.rx)}  tx ${si(engine.c.tx)}  ${si(engine.c.tx / secs)} answers/s  arp ${engine.c.arp}  dropped ${si(engine.c.dropped)}`;
+      const now = performance.now();
+      const live = ((engine.c.tx - last.tx) * 1000) / (now - last.at);
+      last = { at: now, tx: engine.c.tx };
+      const avg = (engine.c.tx * 1000) / (now - started);
+      return `rx ${si(engine.c.rx)}  tx ${si(engine.c.tx)}  now ${si(live)} answers/s  avg ${si(avg)} answers/s  arp ${engine.c.arp}  dropped ${si(engine.c.dropped)}`;
     });
     await end;
     status.stop();

@@ -147,11 +147,13 @@ async function main(): Promise<number> {
     link.iface.on('disconnect', onDown);
     link.iface.on('connect', onUp);
     stop.signal.addEventListener('abort', () => link.iface.off('disconnect', onDown)); // our own close follows
-    const status = new StatusLine(
-      () =>
-        `sent ${si(engine.sent)}  ${si(engine.pps)} pps  ${engine.mbps.toFixed(1)} Mbit/s  ring-full ${si(engine.ringFull)}` +
-        (proto === 'icmp' ? `  replies ${si(engine.replies)}  unanswered ${si(engine.outstanding)}  rtt p50 ${engine.latency.percentile(50)?.toFixed(1) ?? '-'} us` : ''),
-    );
+    const status = new StatusLine(() => {
+      const now = engine.liveRate();
+      return (
+        `sent ${si(engine.sent)}  now ${si(now.pps)} pps ${now.mbps.toFixed(1)} Mbit/s  avg ${si(engine.pps)} pps ${engine.mbps.toFixed(1)} Mbit/s  ring-full ${si(engine.ringFull)}` +
+        (proto === 'icmp' ? `  replies ${si(engine.replies)}  unanswered ${si(engine.outstanding)}  rtt p50 ${engine.latency.percentile(50)?.toFixed(1) ?? '-'} us` : '')
+      );
+    });
     const r = await engine.run(stop.signal);
     status.stop();
     engine.detach();

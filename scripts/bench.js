@@ -9,6 +9,8 @@
 //   lwip         lwIP over memif between two processes vs Node dgram/net over loopback (UDP one-way, echo, TCP)
 //   lwip-callgrind  instructions per datagram of the lwIP glue without Node (rx and tx)
 //   lwip-hop     frames into lwIP under its lock on the polling thread vs through lwIP's own thread
+//   tools        nmemif-sender vs nmif-perf --mode send into the same sink; nmemif-responder vs nmif-perf
+//                --mode echo behind the same sender
 // Options (any other argument goes to every scenario run):
 //   --report DIR   also keep each scenario's JSON in DIR/<scenario>.json and write a report with plots
 //                  (DIR/index.html and PNGs); c-vs-dpdk and ts-forward then sweep the frame sizes
@@ -36,6 +38,7 @@ const scenarios = {
   lwip: [[...tsx, 'bench/lwip-udp.ts'], ['--runs', '--seconds']],
   'lwip-callgrind': [[...tsx, 'bench/lwip-callgrind.js'], []],
   'lwip-hop': [[...tsx, 'bench/lwip-hop.ts'], ['--runs']],
+  tools: [[...tsx, 'bench/tools.ts'], ['--runs', '--seconds']],
 };
 const SHARED = ['--runs', '--seconds', '--sizes'];
 const SWEEP = '64,128,256,512,1024,1500,4096,9000'; // bench/lib/sizes.ts SWEEP_SIZES

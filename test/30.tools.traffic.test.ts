@@ -173,3 +173,26 @@ test('nmemif-loopback (npm start): link up, packets/s, round trip, zero loss, ex
   t.is(o.replies, 5000);
   t.is(o.responder.icmp, 5000);
 });
+
+// ---- --rate ---------------------------------------------------------------------------------------
+
+test('--rate: the sender never runs ahead of the schedule, and every frame arrives', async (t) => {
+  const sock = path.join(tempDir(t), 'memif.sock');
+  const responder = new ToolProcess(t, 'nmemif-responder', ['--memif', `role=server,socket=${sock},id=4`, '--ip', '10.4.0.1', '--json', '--link-timeout', '20']);
+  await responder.waitFor(/waiting for the link/, 10_000);
+  const N = 3000;
+  const RATE = 2000;
+  const sender = await runTool(t, 'nmemif-sender', [
+    '--memif', `role=client,socket=${sock},id=4`, '--proto', 'udp', '--dst-mac', '02:fe:00:00:00:01', '--rate', String(RATE), '--count', String(N), '--json',
+  ]);
+  t.is(sender.code, 0, sender.stderr);
+  responder.kill('SIGTERM');
+  const rexit = await responder.done;
+  t.is(rexit.code, 0, responder.describe());
+  const s = JSON.parse(sender.stdout.trim().split('\n').pop()!) as { sent: number; duration_s: number; pps: number };
+  t.log(`${s.sent} frames in ${s.duration_s} s (${s.pps} pps) at --rate ${RATE}`);
+  t.is(s.sent, N);
+  // Frame k (from 0) may go at k / RATE s at the earliest: the last one at (N - 1) / RATE.
+  t.true(s.duration_s >= (N - 1) / RATE - 0.001, `${N} frames at ${RATE}/s took ${s.duration_s} s`);
+  t.is(responder.json<{ rx: number }>().rx, N, 'the responder received every frame');
+});

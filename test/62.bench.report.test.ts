@@ -89,3 +89,30 @@ test('latency CDFs per rx mode from a latency result (the shape the latency benc
   const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
   t.true(html.includes('throughput') && html.includes('c-vs-dpdk: not measured'), 'the missing throughput results are named');
 });
+
+test('tools vs nmif-perf from a tools result: send, echo and icmp cases, ratios and the share answered', async (t) => {
+  const dir = tempDir(t, 'nmemif-report-');
+  write(dir, 'tools.json', {
+    bench: 'tools', machine, quiet: quiet(true, 'tools'),
+    cases: [
+      { tool: 'nmemif-sender --proto udp', size: 64, kind: 'send', pps: stat(9e6), failed: 0, vs: 'nmif-perf --mode send', ratio: { of_medians: 0.6, per_round: stat(0.6) } },
+      { tool: 'nmif-perf --mode send', size: 64, kind: 'send', pps: stat(1.5e7), failed: 0 },
+      { tool: 'nmemif-responder', size: 1500, kind: 'echo', pps: stat(2e6), failed: 0, vs: 'nmif-perf --mode echo --zero-copy', ratio: { of_medians: 0.9, per_round: null }, answered: stat(1) },
+      { tool: 'nmif-perf --mode echo --zero-copy', size: 1500, kind: 'echo', pps: stat(2.2e6), failed: 0, answered: stat(1) },
+      { tool: 'nmif-perf --mode send', size: 128, pps: stat(1e7) }, // an older result without kind: a send
+    ],
+  });
+  const { files, problems } = await writeReport(dir);
+  t.deepEqual(problems, []);
+  t.true(files.includes('tools-vs-nmif-perf.png'));
+  const [w, h] = pngSize(t, path.join(dir, 'tools-vs-nmif-perf.png'));
+  t.true(w > 400 && h > 200, `${w}x${h}`);
+  const svg = fs.readFileSync(path.join(dir, 'tools-vs-nmif-perf.svg'), 'utf8');
+  for (const label of ['send, 64 B', 'echo, 1500 B', 'send, 128 B', 'nmemif-sender --proto udp', 'nmif-perf --mode echo --zero-copy', 'BUSY machine']) {
+    t.true(svg.includes(label), `the tools SVG shows "${label}"`);
+  }
+  const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+  for (const text of ['9.00 [8.10..9.90]', '0.60 (per round 0.60 [0.54..0.66])', '0.90', '1.00 [0.90..1.10]', 'tools: BUSY']) {
+    t.true(html.includes(text), `the page says "${text}"`);
+  }
+});

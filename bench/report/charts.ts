@@ -225,18 +225,24 @@ function latencyCdfs(r: Results): Chart {
 
 function toolsVsPerf(r: Results): Chart {
   const t = r.byBench.tools as ToolsJson | undefined;
-  const rows = (t?.cases ?? []).map((c) => ({ tool: c.tool, size: c.size, median: mpps(c.pps.median), min: mpps(c.pps.min), max: mpps(c.pps.max) }));
-  const table: Table = { head: ['size', 'tool', 'Mpps median [min..max]'], rows: (t?.cases ?? []).map((c) => [`${c.size} B`, c.tool, cell(c.pps)]) };
+  const what = (c: ToolsJson['cases'][number]) => `${c.kind ?? 'send'}, ${c.size} B`;
+  const rows = (t?.cases ?? []).map((c) => ({ tool: c.tool, case: what(c), median: mpps(c.pps.median), min: mpps(c.pps.min), max: mpps(c.pps.max) }));
+  const ratio = (c: ToolsJson['cases'][number]) =>
+    c.ratio ? `${f2(c.ratio.of_medians)}${c.ratio.per_round ? ` (per round ${cell(c.ratio.per_round, (x) => x)})` : ''}` : '-';
+  const table: Table = {
+    head: ['case', 'tool', 'Mpps median [min..max]', 'vs', 'ratio of medians (per round)', 'frames back / sent'],
+    rows: (t?.cases ?? []).map((c) => [what(c), c.tool, cell(c.pps), c.vs ?? '-', ratio(c), c.answered ? cell(c.answered, (x) => x) : '-']),
+  };
   const busy = busyOf(t);
   return {
     id: 'tools-vs-nmif-perf',
     title: 'Tools vs nmif-perf',
-    about: 'Frames per second each command sends into the same nmif-perf sink (tools).',
+    about: 'send: frames per second each command sends into the same nmif-perf sink; echo: frames per second each echo returns behind the same nmemif-sender driver; icmp: the sender\'s matched replies with its window (tools).',
     spec: rows.length === 0 ? null : {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: title('Tools vs nmif-perf, into the same sink', busy),
       data: { values: rows },
-      facet: { column: { field: 'size', type: 'ordinal', title: 'frame size', header: { labelExpr: "datum.value + ' B'" } } },
+      facet: { column: { field: 'case', type: 'nominal', title: null } },
       spec: {
         width: 200, height: 230,
         encoding: { x: { field: 'tool', type: 'nominal', title: null, axis: null } },

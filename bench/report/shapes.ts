@@ -88,12 +88,27 @@ export interface LatencyJson extends Common {
 }
 
 /**
- * npm run bench -- tools (to come): each tool sending into the same sink, frames per second;
- * `tool` names the command as a user types it ("nmemif-sender --proto udp", "nmif-perf --mode send").
+ * npm run bench -- tools: frames per second of each tool; `tool` names the command as a user
+ * types it ("nmemif-sender --proto udp", "nmif-perf --mode send"). `kind`: "send" (into the same
+ * nmif-perf sink), "echo" (frames back behind the same driver), "icmp" (the sender's matched
+ * replies with its window); absent means "send". `vs` names the C core's tool of the same case,
+ * `ratio` is ours / vs; `answered` is frames back / frames sent (echo, icmp); `cpu_ns_per_frame`
+ * the generator's CPU time per frame (send).
  */
 export interface ToolsJson extends Common {
   bench: 'tools';
-  cases: Array<{ tool: string; size: number; pps: Stat }>;
+  cases: Array<{
+    tool: string;
+    size: number;
+    pps: Stat;
+    kind?: 'send' | 'echo' | 'icmp';
+    failed?: number;
+    vs?: string;
+    ratio?: { of_medians: number; per_round: Stat | null };
+    answered?: Stat;
+    /** send: the generator's CPU time per frame, ns. */
+    cpu_ns_per_frame?: Stat;
+  }>;
 }
 
 export type BenchJson = CVsDpdkJson | TsForwardJson | BridgeJson | BridgeCallgrindJson | StartupJson | LatencyJson | ToolsJson;

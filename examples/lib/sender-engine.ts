@@ -3,9 +3,16 @@
  * requests (or UDP) at a given rate and size, spread over the interface's queues, and with
  * ICMP every echo reply matched to its request (32-bit sequence and a per-run token in the
  * payload, IPv4 and ICMP checksums and the echoed payload verified) for loss and latency.
+ *
+ * Frames go straight into the ring: a burst of tx buffers is reserved (alloc), each frame is
+ * written in place from a prebuilt template (frame-templates.ts: a copy and a few fields), and
+ * the burst is published (tx). Only what the ring took is built, so nothing waits between
+ * turns; per frame, JS does the copy, the sequence fields and, with ICMP, the bookkeeping that
+ * matches replies.
  */
 import { PacketBatch, type MemifInterface } from '../../src';
 import { isLinkDown } from './errors';
+import { FrameTemplates } from './frame-templates';
 import type { PcapWriter } from './pcap';
 import {
   ETH_HLEN,
@@ -13,8 +20,6 @@ import {
   ICMP_PAYLOAD,
   MAX_FRAME,
   buildArpRequest,
-  buildIcmpEcho,
-  buildUdp,
   etherType,
   parseEchoReply,
   probePatternOk,
@@ -73,12 +78,16 @@ export interface SenderResult {
   link_down_s: number;
   end_reason: EndReason;
   duration_s: number;
+  /** CPU time this process used while sending (all its threads), s. */
+  cpu_s: number;
   pps: number;
   mbps: number;
   latency_us: ReturnType<Latency['summary']>;
 }
 
 const SLOTS = 1 << 16;
+/** Longest a sending turn keeps the event loop (replies, timers and signals wait meanwhile), ms. */
+const TURN_MS = 1;
 
 export class SenderEngine {
   readonly o: Required<Omit<SenderOptions, 'count' | 'durationMs' | 'pcap' | 'rate'>> & SenderOptions;
@@ -104,12 +113,21 @@ export class SenderEngine {
   #answered = new Uint8Array(SLOTS);
   #rxBatch = new PacketBatch(256);
   #scratch = new Uint8Array(MAX_FRAME);
-  /** Free frame buffers per queue (one per pending frame at most). */
-  #free: Uint8Array[][] = [];
-  /** Built but not yet taken by the ring, per queue. */
-  #pending: Uint8Array[][] = [];
-  #pendingSeq: number[][] = [];
+  /** Tx buffers reserved per queue, and the size of each frame of the burst being written. */
+  #tx: PacketBatch[] = [];
+  #burstSizes = new Uint16Array(256);
+  /** With --pcap: copies of the frames of the burst (the peer may rewrite a buffer it got). */
+  #burstCopies: Uint8Array[] = [];
+  /** Built when the run starts (the destination MAC may come from ARP until then). */
+  #templates: FrameTemplates | null = null;
+  /** Tx buffers per frame of the largest size, from the buffer size the ring offers. */
+  #segs = 1;
   #nextSeq = 0;
+  readonly #srcPort = 40000 + (this.ident % 20000);
+  #cpuAtStart: NodeJS.CpuUsage | null = null;
+  #cpuUsed: NodeJS.CpuUsage | null = null;
+  /** Where the live rate was last sampled. */
+  #live = { at: 0, sent: 0, bytes: 0 };
   /** Oldest sequence that may still be in flight, and requests given up on (window). */
   #oldest = 0;
   #expired = 0;
@@ -120,11 +138,7 @@ export class SenderEngine {
   constructor(iface: MemifInterface, o: SenderOptions) {
     this.iface = iface;
     this.o = { burst: 32, replyWaitMs: 1000, window: 512, stallTimeoutMs: 10000, linkTimeoutMs: 10000, ...o };
-    for (let q = 0; q < o.queues; q++) {
-      this.#pending.push([]);
-      this.#pendingSeq.push([]);
-      this.#free.push(Array.from({ length: this.o.burst }, () => new Uint8Array(o.sizes[1])));
-    }
+    for (let q = 0; q < o.queues; q++) this.#tx.push(new PacketBatch(256));
     iface.on('rx', this.#onRx);
   }
 
@@ -141,6 +155,16 @@ export class SenderEngine {
   get mbps(): number {
     const end = this.stoppedAt || performance.now();
     return this.startedAt && end > this.startedAt ? (this.bytes * 8) / 1000 / (end - this.startedAt) : 0;
+  }
+
+  /** Frames per second and Mbit/s since the previous call (the live rate of a status line). */
+  liveRate(): { pps: number; mbps: number } {
+    const now = this.stoppedAt || performance.now();
+    const l = this.#live;
+    const ms = now - l.at;
+    const r = ms > 0 && l.at > 0 ? { pps: ((this.sent - l.sent) * 1000) / ms, mbps: ((this.bytes - l.bytes) * 8) / 1000 / ms } : { pps: 0, mbps: 0 };
+    this.#live = { at: now, sent: this.sent, bytes: this.bytes };
+    return r;
   }
 
   /** Requests still without a reply (all of them count as lost once the run is over). */
@@ -183,9 +207,12 @@ export class SenderEngine {
    * takes nothing for stallTimeoutMs ends it.
    */
   async run(signal?: AbortSignal): Promise<SenderResult> {
-    const { count, durationMs, stallTimeoutMs } = this.o;
+    const { count, durationMs, stallTimeoutMs, proto, sizes, addrs } = this.o;
     const rate = this.o.rate ?? 0;
+    this.#templates = new FrameTemplates(proto, sizes[1], addrs, this.ident, this.token, this.#srcPort);
     this.startedAt = performance.now();
+    this.#cpuAtStart = process.cpuUsage();
+    this.#live = { at: this.startedAt, sent: 0, bytes: 0 };
     const deadline = durationMs === undefined ? Infinity : this.startedAt + durationMs;
     let stuckSince = 0;
     let fullRounds = 0;
@@ -202,21 +229,31 @@ export class SenderEngine {
         }
         const now = performance.now();
         if (now >= deadline) return finish('duration');
-        let budget = count === undefined ? Infinity : count - this.#nextSeq;
-        if (rate > 0) budget = Math.min(budget, Math.floor(((now - this.startedAt) * rate) / 1000) + 1 - this.#nextSeq);
-        if (this.o.proto === 'icmp' && this.o.window > 0) budget = Math.min(budget, this.o.window - this.#inFlight(now - this.o.replyWaitMs));
+        // UDP: several bursts per turn of the event loop (a turn costs more than a burst),
+        // until the ring is full, the budget is spent or TURN_MS passed; timers and signals
+        // run between turns. ICMP: one burst per queue and turn, so that the replies, which
+        // come in as the requests go out, are taken in time (the peer's ring is no larger).
+        let wanted = false;
         let taken = 0;
+        const turnMs = this.o.proto === 'icmp' ? 0 : TURN_MS;
         try {
-          taken = this.#sendSome(budget);
+          for (let t = now, first = true; t < deadline && (first || t - now < turnMs); t = performance.now(), first = false) {
+            const budget = this.#budget(t, rate);
+            if (budget <= 0) break;
+            wanted = true;
+            const n = this.#sendSome(budget);
+            taken += n;
+            if (n === 0 || (count !== undefined && this.sent >= count)) break;
+          }
         } catch (err) {
           if (!isLinkDown(err)) return reject(err);
           return void setTimeout(tick, 1); // the library is taking the link down
         }
         if (count !== undefined && this.sent >= count) return finish('count');
-        const waiting = this.#pending.some((p) => p.length > 0);
-        if (waiting && taken === 0) {
+        if (wanted && taken === 0) {
           // The ring is full: the peer is not reading. Back off to a timer after a few
-          // rounds (no signal tells a sender that room came back), and give up after a while.
+          // rounds (no signal tells a sender that room came back; spinning would take the
+          // CPU from a peer that shares it), and give up after a while.
           stuckSince ||= now;
           if (stallTimeoutMs > 0 && now - stuckSince >= stallTimeoutMs) return finish('stalled');
           fullRounds++;
@@ -225,12 +262,13 @@ export class SenderEngine {
           fullRounds = 0;
         }
         if (fullRounds > 64) setTimeout(tick, 1);
-        else if (!waiting && budget <= 0 && rate > 0) setTimeout(tick, Math.max(1, Math.min(50, 1000 / rate)));
+        else if (!wanted && rate > 0) setTimeout(tick, Math.max(1, Math.min(50, 1000 / rate)));
         else setImmediate(tick);
       };
       tick();
     });
     this.stoppedAt = performance.now();
+    this.#cpuUsed = process.cpuUsage(this.#cpuAtStart);
     if (this.o.proto === 'icmp' && this.endReason !== 'signal') await this.#waitReplies(signal);
     return this.result();
   }
@@ -274,6 +312,7 @@ export class SenderEngine {
       link_down_s: Math.round(this.linkDownMs) / 1000,
       end_reason: this.endReason,
       duration_s: Math.round(this.stoppedAt - this.startedAt) / 1000,
+      cpu_s: this.#cpuUsed ? Math.round((this.#cpuUsed.user + this.#cpuUsed.system) / 1000) / 1000 : 0,
       pps: Math.round(this.pps),
       mbps: Math.round(this.mbps * 10) / 10,
       latency_us: this.latency.summary(),
@@ -305,52 +344,107 @@ export class SenderEngine {
     });
   }
 
-  /** Builds up to `budget` frames and hands what the rings take; returns how many they took. */
+  /** Frames that may go now: what is left of --count, of the --rate schedule and, with ICMP, of
+   * the window. */
+  #budget(now: number, rate: number): number {
+    const { count } = this.o;
+    let budget = count === undefined ? Infinity : count - this.#nextSeq;
+    if (rate > 0) budget = Math.min(budget, Math.floor(((now - this.startedAt) * rate) / 1000) + 1 - this.#nextSeq);
+    if (this.o.proto === 'icmp' && this.o.window > 0) budget = Math.min(budget, this.o.window - this.#inFlight(now - this.o.replyWaitMs));
+    return budget;
+  }
+
+  /** Writes up to `budget` frames (a burst per queue) into the rings; returns how many went. */
   #sendSome(budget: number): number {
     const { queues, burst } = this.o;
+    const [lo, hi] = this.o.sizes;
+    const tpl = this.#templates!;
+    const pcap = this.o.pcap;
     let total = 0;
-    for (let q = 0; q < queues; q++) {
-      const pend = this.#pending[q];
-      const seqs = this.#pendingSeq[q];
-      while (pend.length < burst && budget > 0) {
-        const seq = this.#nextSeq++;
-        pend.push(this.#build(seq, this.#free[q].pop()!));
-        seqs.push(seq);
-        budget--;
+    for (let q = 0; q < queues && budget > 0; q++) {
+      const b = this.#tx[q];
+      const frames = Math.min(burst, budget);
+      const n = this.iface.alloc(q, b, Math.min(b.capacity, frames * this.#segs));
+      if (n === 0) {
+        this.ringFull++;
+        continue;
       }
-      if (pend.length === 0) continue;
-      const taken = this.iface.send(q, pend);
-      const now = performance.now();
-      for (let k = 0; k < taken; k++) {
-        this.#recordSent(seqs[k], pend[k], now);
-        this.#free[q].push(new Uint8Array(pend[k].buffer));
+      const cap = b.len(0);
+      this.#segs = Math.ceil(hi / cap);
+      const seq0 = this.#nextSeq;
+      let used = 0;
+      let done = 0;
+      let bytes = 0;
+      while (done < frames && used < n) {
+        const size = lo === hi ? lo : lo + Math.floor(Math.random() * (hi - lo + 1));
+        if (size <= b.len(used)) {
+          tpl.write(b.regionBytes(used), b.offset(used), seq0 + done, size);
+          if (pcap) this.#burstCopies[done] = b.view(used).slice(0, size);
+          b.setLen(used++, size);
+        } else {
+          const end = this.#writeChain(b, used, n, seq0 + done, size);
+          if (end < 0) break; // not enough buffers left in this burst
+          if (pcap) this.#burstCopies[done] = this.#scratch.slice(0, size);
+          used = end;
+        }
+        this.#burstSizes[done++] = size;
+        bytes += size;
       }
-      if (taken < pend.length) this.ringFull++;
-      pend.splice(0, taken);
-      seqs.splice(0, taken);
-      total += taken;
+      const sent = this.iface.tx(q, b, used); // also drops the reservations not used
+      if (sent < used) {
+        // Not expected (alloc reserved them); count the whole frames that went.
+        let whole = 0;
+        for (let k = 0, at = 0; k < done; k++) {
+          at += Math.ceil(this.#burstSizes[k] / cap);
+          if (at <= sent) whole = k + 1;
+        }
+        done = whole;
+        bytes = 0;
+        for (let k = 0; k < done; k++) bytes += this.#burstSizes[k];
+        this.ringFull++;
+      }
+      this.#sentBurst(seq0, done, bytes);
+      budget -= done;
+      total += done;
     }
     return total;
   }
 
-  #build(seq: number, buf: Uint8Array): Uint8Array {
-    const [lo, hi] = this.o.sizes;
-    const size = lo === hi ? lo : lo + Math.floor(Math.random() * (hi - lo + 1));
-    const frame = buf.subarray(0, size);
-    if (this.o.proto === 'icmp') buildIcmpEcho(frame, size, this.o.addrs, this.ident, seq, this.token);
-    else buildUdp(frame, size, this.o.addrs, 40000 + (this.ident % 20000), 9, seq, this.token);
-    return frame;
+  /** A frame larger than one buffer: written whole into the scratch buffer, then spread over
+   * buffers from `first` on (NEXT set on all but the last). Returns the index after its last
+   * buffer, or -1 when fewer than `n` buffers are left for it. */
+  #writeChain(b: PacketBatch, first: number, n: number, seq: number, size: number): number {
+    this.#templates!.write(this.#scratch, 0, seq, size);
+    let k = first;
+    for (let off = 0; off < size; k++) {
+      if (k >= n) return -1;
+      const c = Math.min(b.len(k), size - off);
+      b.regionBytes(k).set(this.#scratch.subarray(off, off + c), b.offset(k));
+      b.setLen(k, c);
+      off += c;
+      b.setNext(k, off < size);
+    }
+    return k;
   }
 
-  #recordSent(seq: number, frame: Uint8Array, now: number): void {
-    this.sent++;
-    this.bytes += frame.length;
-    this.o.pcap?.write(frame);
-    const i = seq & (SLOTS - 1);
-    this.#sentAt[i] = now;
-    this.#sentSeq[i] = seq;
-    this.#sentSize[i] = frame.length;
-    this.#answered[i] = 0;
+  /** Counts the first `done` frames of the burst as sent; with ICMP, keeps what matching their
+   * replies needs. */
+  #sentBurst(seq0: number, done: number, bytes: number): void {
+    this.sent += done;
+    this.bytes += bytes;
+    this.#nextSeq = seq0 + done;
+    const pcap = this.o.pcap;
+    if (pcap) for (let k = 0; k < done; k++) pcap.write(this.#burstCopies[k]);
+    if (this.o.proto !== 'icmp') return;
+    const now = performance.now();
+    for (let k = 0; k < done; k++) {
+      const seq = seq0 + k;
+      const i = seq & (SLOTS - 1);
+      this.#sentAt[i] = now;
+      this.#sentSeq[i] = seq;
+      this.#sentSize[i] = this.#burstSizes[k];
+      this.#answered[i] = 0;
+    }
   }
 
   #receive(q: number): void {
