@@ -1,0 +1,172 @@
+/**
+ * The malicious-peer suite against the tools as child processes: every nmif-hostile case, one
+ * row of the attack table each (test/helpers/hostile.ts), against
+ *  - nmemif-responder as server and as client (answers the peer's ICMP echo requests);
+ *  - nmemif-sender as server and as client (UDP at a fixed rate; it answers nothing, so the
+ *    good peer is an echo peer that must receive its frames, and the legal frames it was sent
+ *    are counted in its rx_other at the end);
+ *  - nmif-perf as master, --mode echo and --mode recv --serve (it keeps serving peer after peer);
+ *  - nmemif-bridge memif <-> memif, its first port facing the hostile peer in either role, its
+ *    second an echo peer: the good peer's frames cross the bridge twice.
+ * One test per victim and role, run concurrently (they share nothing); within a test the cases
+ * run one after the other against the same victim process.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { HOSTILE, PERF, attack, attacksFor, runHostile, type Attack, type HostileResult, type Role, type Victim } from './helpers/hostile';
+import { abstractName } from './helpers/memif';
+import { ToolProcess, hasStackTrace } from './helpers/tools';
+
+const ID = 3;
+/** Every test ends its victims itself; this only bounds one that hangs. */
+const LIMIT_MS = 600_000;
+
+function devRole(role: Role): string {
+  return role === 'master' ? 'server' : 'client';
+}
+
+/** Link-down reasons in a tool's stderr ("<tool>: link down: <reason>"). */
+function downsIn(text: string, re: RegExp): string[] {
+  return [...text.matchAll(re)].map((m) => m[1]);
+}
+
+function toolVictim(p: ToolProcess, role: Role, socket: string, down: RegExp, answers: boolean, extra: Partial<Victim>): Victim {
+  return {
+    name: p.name,
+    role,
+    socket,
+    id: ID,
+    pid: p.pid,
+    answers,
+    alive: () => p.exit === null,
+    downs: () => downsIn(p.stderr, down),
+    goodArgs: () => ['good', '--count', '32', '--duration', '15'],
+    served: (r) => r.returned === 32,
+    describe: () => p.describe(),
+    ...extra,
+  };
+}
+
+async function runAll(t: ExecutionContext, v: Victim): Promise<void> {
+  t.true(fs.existsSync(HOSTILE), `${HOSTILE} is built`);
+  for (const a of attacksFor(v.role === 'master' ? 'slave' : 'master')) await attack(t, v, a);
+}
+
+async function ended(t: ExecutionContext, p: ToolProcess): Promise<void> {
+  p.kill('SIGTERM');
+  const exit = await p.done;
+  t.is(exit.code, 0, p.describe());
+  t.false(hasStackTrace(exit.stderr), p.describe());
+}
+
+for (const role of ['master', 'slave'] as const) {
+  test(`nmemif-responder as ${devRole(role)} against every hostile case`, async (t) => {
+    const socket = abstractName('resp');
+    const p = new ToolProcess(t, 'nmemif-responder', ['--memif', `role=${devRole(role)},socket=${socket},id=${ID}`, '--ip', '192.168.1.1', '--json'], LIMIT_MS);
+    await p.waitFor(/waiting for the link/, 30_000);
+    await runAll(t, toolVictim(p, role, socket, /^nmemif-responder: link down: (.*)$/gm, true, {}));
+    await ended(t, p);
+  });
+
+  test(`nmemif-sender as ${devRole(role)} against every hostile case`, async (t) => {
+    const socket = abstractName('send');
+    const p = new ToolProcess(t, 'nmemif-sender', [
+      '--memif', `role=${devRole(role)},socket=${socket},id=${ID}`, '--proto', 'udp', '--rate', '200', '--dst-mac', '02:fe:00:00:00:09',
+      '--link-timeout', '600', '--stall-timeout', '60', '--json',
+    ], LIMIT_MS);
+    await p.waitFor(/waiting for the link/, 30_000);
+    let legal = 0;
+    let echoed = 0;
+    const v = toolVictim(p, role, socket, /^nmemif-sender: link down: (.*)$/gm, false, {
+      goodArgs: () => ['echo', '--count', '20', '--duration', '15'],
+      served: (r: HostileResult) => {
+        echoed += r.echoed;
+        return r.received_frames >= 20;
+      },
+      // Counted at the end (rx_other): the sender reports what it received only then.
+      legalCounted: async (tt: ExecutionContext, a: Attack, r: HostileResult) => {
+        tt.true(r.sent_frames > 0, `${a.name}: sent`);
+        legal += r.sent_frames;
+      },
+    });
+    await runAll(t, v);
+    // The first hostile peer takes its first frames: the run has started for good.
+    await ended(t, p);
+    const r = p.json<{ rx_other: number; end_reason: string; link_downs: number }>();
+    t.log(`nmemif-sender (${devRole(role)}): ${JSON.stringify(r)}`);
+    t.is(r.end_reason, 'signal');
+    t.true(r.rx_other >= legal + echoed, `rx_other ${r.rx_other}: the ${legal} legal jumbo/chained frames and the ${echoed} echoed ones at least`);
+  });
+}
+
+/** nmif-perf as master, until SIGTERM; its result on stdout. */
+function perfVictim(t: ExecutionContext, mode: 'echo' | 'recv'): { proc: ChildProcess; v: Victim; out: () => string } {
+  const socket = abstractName(`perf-${mode}`);
+  const args = ['--role', 'master', '--socket', socket, '--id', String(ID), '--mode', mode, '--timeout', '0', '--json', ...(mode === 'recv' ? ['--serve'] : [])];
+  const proc = spawn(PERF, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const limit = setTimeout(() => proc.kill('SIGKILL'), LIMIT_MS);
+  proc.on('close', () => clearTimeout(limit));
+  t.teardown(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+  t.log(`nmif-perf ${args.join(' ')}`);
+  let received = 0;
+  const v: Victim = {
+    name: `nmif-perf --mode ${mode}`,
+    role: 'master',
+    socket,
+    id: ID,
+    pid: proc.pid!,
+    answers: mode === 'echo',
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    downs: () => downsIn(err, /^nmif-perf: disconnected: (.*)$/gm),
+    // echo: our frames come back; recv: more frames than the ring holds all went in, so it read.
+    goodArgs: () => (mode === 'echo' ? ['good', '--count', '32', '--duration', '15'] : ['good', '--count', '3000', '--duration', '15']),
+    served: (r) => (mode === 'echo' ? r.returned === 32 : r.sent_frames === 3000),
+    legalCounted: async (tt, a, r) => {
+      tt.true(r.sent_frames > 0, `${a.name}: sent`);
+      received += r.sent_frames;
+    },
+    describe: () => `nmif-perf stderr:\n${err.slice(-1500)}`,
+  };
+  void received;
+  return { proc, v, out: () => out };
+}
+
+for (const mode of ['echo', 'recv'] as const) {
+  test(`nmif-perf as master --mode ${mode} keeps serving through every hostile case`, async (t) => {
+    t.true(fs.existsSync(PERF), `${PERF} is built`);
+    const { proc, v, out } = perfVictim(t, mode);
+    await runAll(t, v);
+    const code = await new Promise<number | null>((resolve) => {
+      proc.on('close', (c) => resolve(c));
+      proc.kill('SIGTERM');
+    });
+    const r = JSON.parse(out().trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+    t.log(`nmif-perf --mode ${mode}: exit ${code}, ${JSON.stringify(r)}`);
+    t.is(r.end, 'interrupted', 'it ran until we stopped it');
+  });
+}
+
+for (const role of ['master', 'slave'] as const) {
+  test(`nmemif-bridge (memif ${devRole(role)} facing the hostile peer) against every hostile case`, async (t) => {
+    const facing = abstractName('bridge-a');
+    const behind = abstractName('bridge-b');
+    const p = new ToolProcess(t, 'nmemif-bridge', [
+      '--memif', `role=${devRole(role)},socket=${facing},id=${ID}`, '--memif', `role=server,socket=${behind},id=1`, '--idle-sleep-us', '50', '--json',
+    ], LIMIT_MS);
+    await p.waitFor(/link (up|down)|bridge|control socket|forwarding/i, 30_000).catch(() => undefined);
+    // The peer behind the bridge reflects everything for the whole test.
+    const echo = runHostile(['--role', 'slave', '--socket', behind, '--id', '1', '--case', 'echo', '--duration', '500', '--timeout', '30'], LIMIT_MS);
+    await p.waitFor(/link up: memif1/, 30_000);
+    await runAll(t, toolVictim(p, role, facing, /^nmemif-bridge: link down: memif0 \((.*)\)$/gm, true, {}));
+    await ended(t, p);
+    const e = await echo;
+    t.true(e.r.echoed > 0, `the echo peer behind the bridge reflected frames: ${JSON.stringify(e.r)}`);
+  });
+}
