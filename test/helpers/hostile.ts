@@ -209,9 +209,13 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 
 /** A well-behaved peer, served by the victim. */
 export async function good(t: ExecutionContext, v: Victim, what: string): Promise<HostileResult> {
+  const before = v.downs().length;
   const { code, r, stderr } = await runHostile([...base(v, v.goodArgs()[0]), ...v.goodArgs().slice(1)]);
   t.is(code, 0, `${what}: the good peer ran (${r.error ?? stderr})`);
   t.true(v.served(r), `${what}: the good peer was served: ${JSON.stringify(r)}; ${v.describe()}`);
+  // Its polite leave ("... peer done") logged before the next case starts, so that case sees
+  // only its own link downs.
+  t.true(await waitFor(() => v.downs().slice(before).some((d) => /peer done$/.test(d)), 10_000), `${what}: the victim logged the good peer's leave; ${v.describe()}`);
   return r;
 }
 
@@ -237,7 +241,10 @@ export async function attack(t: ExecutionContext, v: Victim, a: Attack): Promise
   const fdsBefore = e.kind === 'fds' ? fds(v.pid) : undefined;
   const rounds = e.kind === 'fds' ? FD_ROUNDS : 1;
   let run!: HostileRun;
-  for (let k = 0; k < rounds; k++) run = await runHostile([...base(v, a.name), ...a.args]);
+  // A legal case waits --duration for its frames to come back; from a victim that answers
+  // nothing, none will: a short wait (the later --duration wins).
+  const args = e.kind === 'legal' && !v.answers ? [...a.args, '--duration', '2'] : a.args;
+  for (let k = 0; k < rounds; k++) run = await runHostile([...base(v, a.name), ...args]);
   const { code, r } = run;
   t.is(code, 0, `${what}: the case ran: ${r.error ?? ''} ${run.stderr}`);
   let result = '';
