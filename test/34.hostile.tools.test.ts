@@ -12,9 +12,9 @@
  * run one after the other against the same victim process.
  */
 import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { HOSTILE, PERF, attack, attacksFor, runHostile, type Attack, type HostileResult, type Role, type Victim } from './helpers/hostile';
+import { HOSTILE, PERF, VIOLATION, attack, attacksFor, runHostile, type Attack, type HostileResult, type Role, type Victim } from './helpers/hostile';
 import { abstractName } from './helpers/memif';
 import { ToolProcess, hasStackTrace } from './helpers/tools';
 
@@ -100,58 +100,77 @@ for (const role of ['master', 'slave'] as const) {
   });
 }
 
-/** nmif-perf as master, until SIGTERM; its result on stdout. */
-function perfVictim(t: ExecutionContext, mode: 'echo' | 'recv'): { proc: ChildProcess; v: Victim; out: () => string } {
+/** nmif-perf as master, until SIGTERM; its stderr (events) and stdout (the result). */
+function startPerf(t: ExecutionContext, mode: 'echo' | 'recv', extra: string[] = []) {
   const socket = abstractName(`perf-${mode}`);
-  const args = ['--role', 'master', '--socket', socket, '--id', String(ID), '--mode', mode, '--timeout', '0', '--json', ...(mode === 'recv' ? ['--serve'] : [])];
+  const args = ['--role', 'master', '--socket', socket, '--id', String(ID), '--mode', mode, '--timeout', '0', '--json', ...extra];
   const proc = spawn(PERF, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const io = { out: '', err: '' };
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (io.out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (io.err += d));
   const limit = setTimeout(() => proc.kill('SIGKILL'), LIMIT_MS);
-  proc.on('close', () => clearTimeout(limit));
+  const done = new Promise<number | null>((resolve) => proc.on('close', (c) => {
+    clearTimeout(limit);
+    resolve(c);
+  }));
   t.teardown(() => {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   t.log(`nmif-perf ${args.join(' ')}`);
-  let received = 0;
-  const v: Victim = {
+  const result = () => JSON.parse(io.out.trim().split('\n').pop() || '{}') as { end?: string; received?: number };
+  return { proc, socket, io, done, result };
+}
+
+function perfVictim(perf: ReturnType<typeof startPerf>, mode: 'echo' | 'recv', legal: { frames: number }): Victim {
+  const { proc, io } = perf;
+  return {
     name: `nmif-perf --mode ${mode}`,
     role: 'master',
-    socket,
+    socket: perf.socket,
     id: ID,
     pid: proc.pid!,
     answers: mode === 'echo',
     alive: () => proc.exitCode === null && proc.signalCode === null,
-    downs: () => downsIn(err, /^nmif-perf: disconnected: (.*)$/gm),
+    downs: () => downsIn(io.err, /^nmif-perf: disconnected: (.*)$/gm),
     // echo: our frames come back; recv: more frames than the ring holds all went in, so it read.
-    goodArgs: () => (mode === 'echo' ? ['good', '--count', '32', '--duration', '15'] : ['good', '--count', '3000', '--duration', '15']),
+    goodArgs: () => (mode === 'echo' ? ['good', '--count', '32', '--duration', '15'] : ['good', '--count', '3000', '--duration', '3']),
     served: (r) => (mode === 'echo' ? r.returned === 32 : r.sent_frames === 3000),
+    // recv: counted in "received" at the end.
     legalCounted: async (tt, a, r) => {
       tt.true(r.sent_frames > 0, `${a.name}: sent`);
-      received += r.sent_frames;
+      legal.frames += r.sent_frames;
     },
-    describe: () => `nmif-perf stderr:\n${err.slice(-1500)}`,
+    describe: () => `nmif-perf stderr:\n${io.err.slice(-1500)}`,
   };
-  void received;
-  return { proc, v, out: () => out };
 }
 
 for (const mode of ['echo', 'recv'] as const) {
-  test(`nmif-perf as master --mode ${mode} keeps serving through every hostile case`, async (t) => {
+  test(`nmif-perf as master --mode ${mode}${mode === 'recv' ? ' --serve' : ''} keeps serving through every hostile case`, async (t) => {
     t.true(fs.existsSync(PERF), `${PERF} is built`);
-    const { proc, v, out } = perfVictim(t, mode);
-    await runAll(t, v);
-    const code = await new Promise<number | null>((resolve) => {
-      proc.on('close', (c) => resolve(c));
-      proc.kill('SIGTERM');
-    });
-    const r = JSON.parse(out().trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+    const perf = startPerf(t, mode, mode === 'recv' ? ['--serve'] : []);
+    const legal = { frames: 0 };
+    await runAll(t, perfVictim(perf, mode, legal));
+    perf.proc.kill('SIGTERM');
+    const code = await perf.done;
+    const r = perf.result();
     t.log(`nmif-perf --mode ${mode}: exit ${code}, ${JSON.stringify(r)}`);
     t.is(r.end, 'interrupted', 'it ran until we stopped it');
+    if (mode === 'recv') t.true((r.received ?? 0) >= legal.frames + 3000, `received ${r.received}: the ${legal.frames} legal frames and more`);
   });
 }
+
+test('nmif-perf as master --mode recv: a peer that breaks the protocol ends its link, not the run', async (t) => {
+  const perf = startPerf(t, 'recv');
+  const { r } = await runHostile(['--role', 'slave', '--socket', perf.socket, '--id', String(ID), '--case', 'runaway-head', '--duration', '1.5', '--timeout', '30']);
+  t.regex(r.disconnect_reason ?? '', VIOLATION);
+  t.true(perf.proc.exitCode === null, `still running after the violation: ${perf.io.err}`);
+  const g = await runHostile(['--role', 'slave', '--socket', perf.socket, '--id', String(ID), '--case', 'good', '--count', '3000', '--duration', '3', '--timeout', '30']);
+  t.is(g.r.sent_frames, 3000, 'the next peer is served');
+  // Without --serve, a peer that leaves politely ends the run, as it always did.
+  await perf.done;
+  t.is(perf.result().end, 'peer disconnected');
+  t.true((perf.result().received ?? 0) >= 3000);
+});
 
 for (const role of ['master', 'slave'] as const) {
   test(`nmemif-bridge (memif ${devRole(role)} facing the hostile peer) against every hostile case`, async (t) => {
