@@ -8,8 +8,8 @@
  *  - the reason is known: the DISCONNECT the victim sent (as nmif-hostile saw it) or, when the
  *    hostile peer cannot see one (it died, or left first), the victim's own log of link downs;
  *  - a well-behaved peer is served right after by the same victim.
- * Each row ends with a t.log line "attack-table | case | hostile role | victim | result", so
- * `npx ava --verbose test/33* test/34* | grep attack-table` prints the attack table of a run.
+ * Each row ends with a t.log line "attack-table | case | hostile role | victim | result";
+ * `node scripts/attack-table.js` runs the suite and prints them as one table.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -73,6 +73,19 @@ export function runHostile(args: string[], limitMs = 60_000): Promise<HostileRun
       }
     });
   });
+}
+
+const ETH_IP_ICMP = 14 + 20;
+
+/** Whether `f` is an ICMP echo request or reply nmif-hostile built (IPv4, ICMP), and if so
+ * whether it arrived whole: the IP length matches and every payload byte is its pattern. */
+export function hostileFrame(f: Uint8Array): 'ours-intact' | 'ours-corrupt' | 'other' {
+  if (f.length < ETH_IP_ICMP + 8 || f[12] !== 0x08 || f[13] !== 0x00 || f[14 + 9] !== 1) return 'other';
+  const seq = (f[ETH_IP_ICMP + 6] << 8) | f[ETH_IP_ICMP + 7];
+  const total = (f[16] << 8) | f[17];
+  if (total + 14 !== f.length) return 'ours-corrupt';
+  for (let k = ETH_IP_ICMP + 8; k < f.length; k++) if (f[k] !== ((k + seq) & 0xff)) return 'ours-corrupt';
+  return 'ours-intact';
 }
 
 /** A violation as the C core words it: "<what> on rx|tx queue N". */
