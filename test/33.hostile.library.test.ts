@@ -10,21 +10,8 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import { MemifSocket, NotConnectedError, PacketBatch } from '../src';
-import { HOSTILE, attack, attacksFor, expectFor, type Role, type Victim } from './helpers/hostile';
+import { HOSTILE, attack, attacksFor, expectFor, hostileFrame, type Role, type Victim } from './helpers/hostile';
 import { abstractName } from './helpers/memif';
-
-const ETH_IP_ICMP = 14 + 20;
-const HOSTILE_IDENT_AT = ETH_IP_ICMP + 4;
-
-/** Whether `f` is an ICMP echo request or reply nmif-hostile built, and its payload intact. */
-function hostileFrame(f: Uint8Array): 'ours-intact' | 'ours-corrupt' | 'other' {
-  if (f.length < ETH_IP_ICMP + 8 || f[12] !== 0x08 || f[13] !== 0x00 || f[14 + 9] !== 1) return 'other';
-  const seq = (f[ETH_IP_ICMP + 6] << 8) | f[ETH_IP_ICMP + 7];
-  const total = (f[16] << 8) | f[17];
-  if (total + 14 !== f.length) return 'ours-corrupt';
-  for (let k = ETH_IP_ICMP + 8; k < f.length; k++) if (f[k] !== ((k + seq) & 0xff)) return 'ours-corrupt';
-  return 'ours-intact';
-}
 
 interface EchoApp extends Victim {
   intact: number;

@@ -15,11 +15,14 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HOSTILE, PERF, VIOLATION, attack, attacksFor, runHostile, type Attack, type HostileResult, type Role, type Victim } from './helpers/hostile';
+import { HOSTILE, PERF, VIOLATION, attack, hostileFrame, attacksFor, runHostile, type Attack, type HostileResult, type Role, type Victim } from './helpers/hostile';
 import { abstractName, tempDir } from './helpers/memif';
 import { ToolProcess, hasStackTrace } from './helpers/tools';
+import { readPcap } from '../examples/lib/pcap';
 
 const ID = 3;
+/** The frame size of nmif-hostile's legal cases (its defaults). */
+const LEGAL_SIZE: Record<string, number> = { 'long-chain': 300 * 64, jumbo: 9216, 'jumbo-max': 65535 };
 /** Every test ends its victims itself; this only bounds one that hangs. */
 const LIMIT_MS = 600_000;
 
@@ -72,12 +75,16 @@ for (const role of ['master', 'slave'] as const) {
 
   test(`nmemif-sender as ${devRole(role)} against every hostile case`, async (t) => {
     const socket = abstractName('send');
+    // Every frame it receives goes to the pcap (written out at its end): the legal frames are
+    // checked there, whole and byte for byte.
+    const pcap = path.join(tempDir(t, 'nmemif-hostile-sender-'), 'rx.pcap');
     const p = new ToolProcess(t, 'nmemif-sender', [
       '--memif', `role=${devRole(role)},socket=${socket},id=${ID}`, '--proto', 'udp', '--rate', '200', '--dst-mac', '02:fe:00:00:00:09',
-      '--link-timeout', '600', '--stall-timeout', '60', '--json',
+      '--link-timeout', '600', '--stall-timeout', '60', '--pcap', pcap, '--json',
     ], LIMIT_MS);
     await p.waitFor(/waiting for the link/, 30_000);
-    let legal = 0;
+    /** Frames of each legal case's size nmif-hostile sent. */
+    const legal = new Map<number, number>();
     let echoed = 0;
     const v = toolVictim(p, role, socket, /^nmemif-sender: link down: (.*)$/gm, false, {
       goodArgs: () => ['echo', '--count', '20', '--duration', '15'],
@@ -85,10 +92,11 @@ for (const role of ['master', 'slave'] as const) {
         echoed += r.echoed;
         return r.received_frames >= 20;
       },
-      // Counted at the end (rx_other): the sender reports what it received only then.
+      // Checked in the pcap at the end (the sender writes it out then).
       legalCounted: async (tt: ExecutionContext, a: Attack, r: HostileResult) => {
-        tt.true(r.sent_frames > 0, `${a.name}: sent`);
-        legal += r.sent_frames;
+        const size = LEGAL_SIZE[a.name];
+        tt.truthy(size, `${a.name}: a frame size to look for`);
+        legal.set(size, (legal.get(size) ?? 0) + r.sent_frames);
       },
     });
     await runAll(t, v);
@@ -97,7 +105,17 @@ for (const role of ['master', 'slave'] as const) {
     const r = p.json<{ rx_other: number; end_reason: string; link_downs: number }>();
     t.log(`nmemif-sender (${devRole(role)}): ${JSON.stringify(r)}`);
     t.is(r.end_reason, 'signal');
-    t.true(r.rx_other >= legal + echoed, `rx_other ${r.rx_other}: the ${legal} legal jumbo/chained frames and the ${echoed} echoed ones at least`);
+    const got = new Map<number, { intact: number; corrupt: number }>();
+    for (const rec of readPcap(pcap).records) {
+      const kind = hostileFrame(rec.data);
+      if (kind === 'other' || !legal.has(rec.data.length)) continue;
+      const c = got.get(rec.data.length) ?? { intact: 0, corrupt: 0 };
+      if (kind === 'ours-intact') c.intact++;
+      else c.corrupt++;
+      got.set(rec.data.length, c);
+    }
+    for (const [size, n] of legal) t.deepEqual(got.get(size), { intact: n, corrupt: 0 }, `the ${n} legal ${size}-byte frames arrived, byte for byte`);
+    t.true(r.rx_other >= echoed, `rx_other ${r.rx_other}: the ${echoed} frames the echo peers sent back at least`);
   });
 }
 

@@ -283,7 +283,7 @@ export async function attack(t: ExecutionContext, v: Victim, a: Attack): Promise
           result = `delivered: ${r.returned}/${e.frames} came back`;
         } else {
           await v.legalCounted!(t, a, r);
-          result = `delivered: ${e.frames}/${e.frames} counted by the victim`;
+          result = `delivered: ${e.frames}/${e.frames} taken, counted by the victim (checked at its end)`;
         }
       }
       break;
