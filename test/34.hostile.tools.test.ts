@@ -4,7 +4,7 @@
  *  - nmemif-responder as server and as client (answers the peer's ICMP echo requests);
  *  - nmemif-sender as server and as client (UDP at a fixed rate; it answers nothing, so the
  *    good peer is an echo peer that must receive its frames, and the legal frames it was sent
- *    are counted in its rx_other at the end);
+ *    are found whole in its pcap at the end);
  *  - nmif-perf as master, --mode echo and --mode recv --serve (it keeps serving peer after peer);
  *  - nmemif-bridge memif <-> memif, its first port facing the hostile peer in either role, its
  *    second an echo peer: the good peer's frames cross the bridge twice.
@@ -100,7 +100,6 @@ for (const role of ['master', 'slave'] as const) {
       },
     });
     await runAll(t, v);
-    // The first hostile peer takes its first frames: the run has started for good.
     await ended(t, p);
     const r = p.json<{ rx_other: number; end_reason: string; link_downs: number }>();
     t.log(`nmemif-sender (${devRole(role)}): ${JSON.stringify(r)}`);
