@@ -51,6 +51,11 @@ export class ToolProcess {
     t.log(`${name} ${args.join(' ')}`);
   }
 
+  /** Its process id (-1 if it could not start). */
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.exit === null && this.#child.pid !== undefined) {
       try {

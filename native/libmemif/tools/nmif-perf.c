@@ -57,6 +57,7 @@ struct perf_opts {
   int zero_copy;
   int verify;
   int drain;            /* send: also receive and count what comes back (a forwarder's output) */
+  int serve;                   /* recv: a peer that leaves does not end the run */
   int interrupt;               /* rx in interrupt mode: sleep on the rx eventfds when idle */
   int allow_unsealed;
   int json;
@@ -107,6 +108,8 @@ struct perf {
   uint8_t tmpl[PERF_HDR_LEN];  /* headers of frame 0 on queue 0; patched per frame */
   uint8_t pattern[256 + PERF_MAX_FRAME];
   uint8_t scratch[PERF_MAX_FRAME];
+  uint8_t *lin;                /* echo: chained packets linearised, grown to the largest seen */
+  size_t lin_cap;
   uint8_t expect[PERF_MAX_FRAME];
 };
 
@@ -169,6 +172,9 @@ static void usage(FILE *f) {
       "  --verify                 recv/echo: check that every packet is an nmif-perf frame, byte for byte\n"
       "  --drain                  send: also receive and count frames that come back, unchecked\n"
       "                           (drives a forwarder at full rate and measures its output)\n"
+      "  --serve                  recv: keep serving the next peer when one leaves (the run ends at\n"
+      "                           --count, --duration or a signal); without it the first peer to\n"
+      "                           leave ends the run (a peer that breaks the protocol never does)\n"
       "  --rx-mode poll|interrupt rx queues polled (MASK_INT set, default), or woken by the peer's\n"
       "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires\n"
       "  --allow-unsealed         master: accept regions that cannot be sealed against shrinking\n"
@@ -225,7 +231,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
   enum {
     OPT_ROLE = 256, OPT_SOCKET, OPT_ID, OPT_SECRET, OPT_QUEUES, OPT_RSIZE, OPT_BSIZE, OPT_MODE,
     OPT_COUNT, OPT_SIZE, OPT_RATE, OPT_BURST, OPT_WINDOW, OPT_TIMEOUT, OPT_DURATION, OPT_HOLD,
-    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_DRAIN, OPT_RX_MODE, OPT_ALLOW_UNSEALED, OPT_SRC_MAC, OPT_DST_MAC,
+    OPT_EXPECT_MACSWAP, OPT_MACSWAP, OPT_ZERO_COPY, OPT_VERIFY, OPT_DRAIN, OPT_SERVE, OPT_RX_MODE, OPT_ALLOW_UNSEALED, OPT_SRC_MAC, OPT_DST_MAC,
     OPT_JSON, OPT_PROGRESS, OPT_VERBOSE, OPT_HELP,
   };
   static const struct option longopts[] = {
@@ -250,6 +256,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     { "zero-copy", no_argument, 0, OPT_ZERO_COPY },
     { "verify", no_argument, 0, OPT_VERIFY },
     { "drain", no_argument, 0, OPT_DRAIN },
+    { "serve", no_argument, 0, OPT_SERVE },
     { "rx-mode", required_argument, 0, OPT_RX_MODE },
     { "allow-unsealed", no_argument, 0, OPT_ALLOW_UNSEALED },
     { "src-mac", required_argument, 0, OPT_SRC_MAC },
@@ -363,6 +370,7 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     case OPT_ZERO_COPY: o->zero_copy = 1; break;
     case OPT_VERIFY: o->verify = 1; break;
     case OPT_DRAIN: o->drain = 1; break;
+    case OPT_SERVE: o->serve = 1; break;
     case OPT_ALLOW_UNSEALED: o->allow_unsealed = 1; break;
     case OPT_RX_MODE:
       if (!strcmp(optarg, "poll") || !strcmp(optarg, "polling")) o->interrupt = 0;
@@ -407,6 +415,10 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
   }
   if (o->zero_copy && (o->mode != MODE_ECHO || o->is_master)) {
     fprintf(stderr, "nmif-perf: --zero-copy works only with --mode echo --role slave\n");
+    return -1;
+  }
+  if (o->serve && o->mode != MODE_RECV) {
+    fprintf(stderr, "nmif-perf: --serve works only with --mode recv (echo always serves on)\n");
     return -1;
   }
   if (o->macswap && o->mode != MODE_ECHO) {
@@ -606,8 +618,14 @@ static void on_disconnect(nmif_if_t *iface, const char *reason, void *user) {
   /* Buffers from before are gone with the mapping. */
   for (uint16_t q = 0; q < p->o.queues; q++) p->q[q].npend = 0;
   note("disconnected: %s", p->reason);
+  /* A violation (the library refused the peer) or our own refusal ends the link, never a
+   * receiving run: one bad peer must not stop a server for the next. */
+  struct nmif_details d;
+  int refused = nmif_if_details(iface, &d) == 0 &&
+                (d.last_down_cause == NMIF_DOWN_VIOLATION || d.last_down_cause == NMIF_DOWN_LOCAL);
+  int serving = p->o.mode == MODE_ECHO || (p->o.mode == MODE_RECV && (p->o.serve || refused));
   if (p->phase == PHASE_HOLD) perf_end(p, "peer disconnected");
-  else if (p->phase != PHASE_END && p->o.mode != MODE_ECHO) perf_end(p, "peer disconnected");
+  else if (p->phase != PHASE_END && !serving) perf_end(p, "peer disconnected");
 }
 
 /* ---- data path ---------------------------------------------------------------------------- */
@@ -776,7 +794,7 @@ static int perf_echo(struct perf *p, uint16_t qid) {
     const void *pkts[PERF_MAX_BURST];
     uint32_t lens[PERF_MAX_BURST];
     unsigned firstbuf[PERF_MAX_BURST], np = 0, covered = 0;
-    uint8_t *lin = p->scratch;  /* chained packets are linearised here, one after another */
+    uint8_t *lin = p->lin;  /* chained packets are linearised here, one after another */
     size_t lin_used = 0;
     for (unsigned i = 0; i < q->npend;) {
       unsigned j = i;
@@ -788,7 +806,19 @@ static int perf_echo(struct perf *p, uint16_t qid) {
       } else {
         uint32_t total = 0;
         for (unsigned k = i; k <= j; k++) total += q->pend[k].len;
-        if (lin_used + total > sizeof(p->scratch)) break;  /* next turn */
+        if (lin_used + total > p->lin_cap) {
+          if (lin_used > 0) break;  /* next turn */
+          /* Any legal frame, however long its chain: grow rather than leave it in the ring
+           * (nothing points into the old buffer yet). */
+          size_t cap = total > 4 * PERF_MAX_FRAME ? total : 4 * PERF_MAX_FRAME;
+          uint8_t *g = realloc(p->lin, cap);
+          if (!g) {
+            nmif_if_disconnect(p->iface, "out of memory for a chained frame");
+            return 0;
+          }
+          p->lin = lin = g;
+          p->lin_cap = cap;
+        }
         for (unsigned k = i; k <= j; k++) {
           memcpy(lin + lin_used, q->pend[k].data, q->pend[k].len);
           lin_used += q->pend[k].len;
@@ -1216,5 +1246,6 @@ int main(int argc, char **argv) {
   nmif_loop_destroy(p->loop);
   for (uint16_t q = 0; q < p->o.queues; q++) free(p->q[q].seen);
   free(p->q);
+  free(p->lin);
   return verdict;
 }
