@@ -22,6 +22,7 @@ import { PacketBatch } from '../src/memif/batch';
 import type { RxMode } from '../src/memif/options';
 import { abstractName, connected, nextEvent, tempDir, waitUntil } from './helpers/memif';
 import { until } from './helpers/until';
+import { bound } from './helpers/bounds';
 import { Testpmd, testpmdSkipReason, waitListening, type ForwardMode, type ForwardStats } from './helpers/testpmd';
 
 const N = 200_000;
@@ -295,7 +296,7 @@ tpTest(`our slave sends ${N} 64-byte frames to testpmd (server, rxonly, filesyst
   const { iface, tp } = await link(t, { ours: 'slave', socket, mode: 'rxonly' });
   tp.forward();
   const start = performance.now();
-  await sendFrames(iface, N, 20_000);
+  await sendFrames(iface, N, bound(20_000));
   // Everything we published must be taken before the counters are read.
   await waitUntil(() => { const r = ring(iface, 'tx'); return r.head === r.tail; }, 10_000,
     () => `testpmd to take every frame from our tx ring: ${JSON.stringify(ring(iface, 'tx'))}; ${tp.describe()}`);
@@ -378,7 +379,7 @@ for (const c of [
     tp.forward();
     let res: RoundTripResult;
     try {
-      res = await roundTrip(iface, N, c.mode === 'macswap', 20_000);
+      res = await roundTrip(iface, N, c.mode === 'macswap', bound(20_000));
     } finally {
       // counters while the link is up, whatever happened
       const s = await tp.stop().catch((err: Error) => { t.log(`stop failed: ${err.message}`); return null; });

@@ -41,17 +41,17 @@ async function againstTestpmd(t: ExecutionContext, mode: string, senderRole: 'cl
   const sock = path.join(tempDir(t), 'memif.sock');
   const tpRole = senderRole === 'client' ? 'server' : 'client';
   const memif = `role=${senderRole},socket=${sock},id=0,bsize=2048,rsize=10`;
-  const args = ['--memif', memif, '--json', '--hold', '25', '--link-timeout', '15', ...senderArgs];
+  const args = ['--memif', memif, '--json', '--hold', '25', '--link-timeout', '60', ...senderArgs];
   let tp: Testpmd;
   let sender: ToolProcess;
   if (tpRole === 'server') {
-    tp = await Testpmd.start(t, { role: 'server', socket: sock, forwardMode: mode as ForwardMode, tag: `tools-${mode}`, lifetimeMs: 40_000 });
+    tp = await Testpmd.start(t, { role: 'server', socket: sock, forwardMode: mode as ForwardMode, tag: `tools-${mode}`, lifetimeMs: 120_000 });
     await waitListening(sock, 10_000, 'testpmd');
-    sender = new ToolProcess(t, 'nmemif-sender', args, 40_000);
+    sender = new ToolProcess(t, 'nmemif-sender', args, 120_000);
   } else {
-    sender = new ToolProcess(t, 'nmemif-sender', args, 40_000);
+    sender = new ToolProcess(t, 'nmemif-sender', args, 120_000);
     await waitListening(sock, 10_000, 'nmemif-sender');
-    tp = await Testpmd.start(t, { role: 'client', socket: sock, forwardMode: mode as ForwardMode, tag: `tools-${mode}-c`, lifetimeMs: 40_000 });
+    tp = await Testpmd.start(t, { role: 'client', socket: sock, forwardMode: mode as ForwardMode, tag: `tools-${mode}-c`, lifetimeMs: 120_000 });
   }
   await sender.waitFor(/link up/, 15_000);
   tp.forward();
