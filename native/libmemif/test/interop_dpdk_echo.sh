@@ -49,9 +49,9 @@ through_testpmd() {
     perf_start "$echo" "${common[@]}" --socket "$echo_sock" --mode echo --count "$COUNT" "${echo_args[@]}"
     perf_start "$rt" "${common[@]}" --socket "$rt_sock" --mode roundtrip --count "$COUNT" "${rt_args[@]}"
   fi
-  wait_log "$(perf_err "$echo")" '^nmif-perf: connected' 20 "${ILIB_PERF_PID[$echo]}"
+  wait_log "$(perf_err "$echo")" '^nmif-perf: connected' 60 "${ILIB_PERF_PID[$echo]}"
   tp_start_after_link "$tp" "$rt"
-  wait_log "$(perf_err "$rt")" '^nmif-perf: (done|no progress)' 90 "${ILIB_PERF_PID[$rt]}"
+  wait_log "$(perf_err "$rt")" '^nmif-perf: (done|no progress)' 600 "${ILIB_PERF_PID[$rt]}"
   tp_stop "$tp"
   tp_quit "$tp"
   local rt_rc=0 echo_rc=0

@@ -32,7 +32,7 @@ rx_count() {
   fi
   # Until testpmd forwards, the first ring-full of frames waits in the ring (--no-flush-rx).
   tp_start_after_link "$tp" "$perf"
-  wait_log "$(perf_err "$perf")" '^nmif-perf: done' 60 "${ILIB_PERF_PID[$perf]}"
+  wait_log "$(perf_err "$perf")" '^nmif-perf: done' 600 "${ILIB_PERF_PID[$perf]}"
   tp_stop "$tp"
   tp_quit "$tp"
   local perf_rc=0

@@ -43,7 +43,7 @@ zc_roundtrip() {
   wait_listen "$PSOCK" 20
   tp_start "$tp" client "$DARGS,zero-copy=yes" io --rxq="$queues" --txq="$queues"
   tp_start_after_link "$tp" "$perf"
-  wait_log "$(perf_err "$perf")" '^nmif-perf: (done|no progress)' 60 "${ILIB_PERF_PID[$perf]}"
+  wait_log "$(perf_err "$perf")" '^nmif-perf: (done|no progress)' 600 "${ILIB_PERF_PID[$perf]}"
   tp_stop "$tp"
   tp_quit "$tp"
   local perf_rc=0
