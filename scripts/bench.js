@@ -9,6 +9,8 @@
 //   lwip         lwIP over memif between two processes vs Node dgram/net over loopback (UDP one-way, echo, TCP)
 //   lwip-callgrind  instructions per datagram of the lwIP glue without Node (rx and tx)
 //   lwip-hop     frames into lwIP under its lock on the polling thread vs through lwIP's own thread
+//   latency      round trips with one frame in flight: C<->C, TS<->C, TS<->TS per rx mode, 64 and 1500 B
+//                (--baseline PATH: an older build's nmif-perf as one more C<->C row)
 // Options (any other argument goes to every scenario run):
 //   --report DIR   also keep each scenario's JSON in DIR/<scenario>.json and write a report with plots
 //                  (DIR/index.html and PNGs); c-vs-dpdk and ts-forward then sweep the frame sizes
@@ -36,6 +38,7 @@ const scenarios = {
   lwip: [[...tsx, 'bench/lwip-udp.ts'], ['--runs', '--seconds']],
   'lwip-callgrind': [[...tsx, 'bench/lwip-callgrind.js'], []],
   'lwip-hop': [[...tsx, 'bench/lwip-hop.ts'], ['--runs']],
+  latency: [[...tsx, 'bench/latency.ts'], ['--runs']],
 };
 const SHARED = ['--runs', '--seconds', '--sizes'];
 const SWEEP = '64,128,256,512,1024,1500,4096,9000'; // bench/lib/sizes.ts SWEEP_SIZES
