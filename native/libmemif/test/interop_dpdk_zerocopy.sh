@@ -19,7 +19,7 @@ COUNT=100000
 
 ilib_log "=== abstract socket: unsealed regions are refused by default"
 sock_spec abstract
-perf_start refuse --role master --socket "$PSOCK" --mode roundtrip --count 10 --timeout 4 --json
+perf_start refuse --role master --socket "$PSOCK" --mode roundtrip --count 10 --timeout 15 --json
 wait_listen "$PSOCK" 20
 tp_start tp-refuse client "$DARGS,zero-copy=yes" io
 wait_log "${ILIB_TP_LOG[tp-refuse]}" 'Disconnect received: region fd is not sealed' 20
