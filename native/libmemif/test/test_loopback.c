@@ -328,7 +328,7 @@ int main(void) {
   run(path, POLLING, total);
   run(path, INTERRUPT, total);
   run(path, ZEROCOPY, total);
-  run(path, INTERRUPT_EDGE, total / 10);
+  run(path, INTERRUPT_EDGE, total / 50);
   /* and once over an abstract socket */
   char abs[64];
   snprintf(abs, sizeof(abs), "@nmif-loopback-%d", (int)getpid());
