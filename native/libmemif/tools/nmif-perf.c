@@ -28,6 +28,7 @@
 #define PERF_QID_OFF 46
 #define PERF_MAGIC_OFF 42
 #define PERF_IDLE_SLEEP_NS 100000000ull  /* idle this long before blocking 1 ms per turn */
+#define PERF_ADAPTIVE_US 100               /* adaptive: poll this long after the last packet */
 #define PERF_TSENT_SLOTS 16384u          /* send times kept per queue: more than any window */
 #define PERF_RTT_MAX_SAMPLES (1u << 22)  /* round-trip times kept for the percentiles */
 
@@ -60,6 +61,7 @@ struct perf_opts {
   int verify;
   int drain;            /* send: also receive and count what comes back (a forwarder's output) */
   int interrupt;               /* rx in interrupt mode: sleep on the rx eventfds when idle */
+  int adaptive;                /* interrupt mode, but masked and polled for a while after traffic */
   int allow_unsealed;
   int json;
   int progress;
@@ -107,6 +109,7 @@ struct perf {
   uint64_t mismatch_reports;
   uint64_t wakeups;            /* on_rx calls */
   int cb_work;                 /* packets moved from on_rx since the main loop last looked */
+  int masked;                  /* adaptive: the rx queues are masked (polled) now */
   uint32_t *rtt;               /* roundtrip: round-trip times in ns, the first PERF_RTT_MAX_SAMPLES */
   uint32_t nrtt;
   int tx_blocked;              /* last pass wanted to send but the ring was full */
@@ -175,8 +178,11 @@ static void usage(FILE *f) {
       "  --verify                 recv/echo: check that every packet is an nmif-perf frame, byte for byte\n"
       "  --drain                  send: also receive and count frames that come back, unchecked\n"
       "                           (drives a forwarder at full rate and measures its output)\n"
-      "  --rx-mode poll|interrupt rx queues polled (MASK_INT set, default), or woken by the peer's\n"
-      "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires\n"
+      "  --rx-mode poll|interrupt|adaptive\n"
+      "                           rx queues polled (MASK_INT set, default), or woken by the peer's\n"
+      "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires;\n"
+      "                           adaptive: interrupts, but after traffic the queues are masked and polled\n"
+      "                           for " PERF_STR(PERF_ADAPTIVE_US) " us before sleeping again\n"
       "  --allow-unsealed         master: accept regions that cannot be sealed against shrinking\n"
       "                           (DPDK zero-copy clients share their hugepage/memseg files)\n"
       "  --src-mac MAC            source MAC of generated frames (default 02:00:00:00:00:01)\n"
@@ -373,8 +379,9 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     case OPT_RX_MODE:
       if (!strcmp(optarg, "poll") || !strcmp(optarg, "polling")) o->interrupt = 0;
       else if (!strcmp(optarg, "interrupt")) o->interrupt = 1;
+      else if (!strcmp(optarg, "adaptive")) o->interrupt = o->adaptive = 1;
       else {
-        fprintf(stderr, "nmif-perf: --rx-mode: expected poll or interrupt, got \"%s\"\n", optarg);
+        fprintf(stderr, "nmif-perf: --rx-mode: expected poll, interrupt or adaptive, got \"%s\"\n", optarg);
         return -1;
       }
       break;
@@ -563,6 +570,7 @@ static void on_connect(nmif_if_t *iface, void *user) {
   if (p->window == 0) p->window = 1;
   if (p->window > p->ring_size) p->window = p->ring_size;
   p->connected = 1;
+  p->masked = 0;  /* the library applied interrupt mode on link-up */
   p->t_connect = now_ns();
   p->t_idle_since = p->t_connect;
   if (!p->ever_connected) {
@@ -1033,6 +1041,18 @@ static void perf_progress(struct perf *p, uint64_t now) {
 
 /* ---- main loop ---------------------------------------------------------------------------- */
 
+/* Adaptive: masks (the peer stops signalling; we poll) or unmasks the rx queues. Unmasking
+ * returns what arrived before the peer could see it (nmif_rx_arm looks again). */
+static int perf_mask(struct perf *p, int mask) {
+  int avail = 0;
+  for (uint16_t q = 0; q < p->nq && p->connected; q++) {
+    int r = nmif_rx_arm(p->iface, q, !mask);
+    if (r > 0) avail += r;
+  }
+  p->masked = mask;
+  return avail;
+}
+
 static int perf_all_sent(const struct perf *p) {
   for (uint16_t q = 0; q < p->nq; q++)
     if (p->q[q].sent < p->q[q].target) return 0;
@@ -1189,9 +1209,19 @@ static int perf_run(struct perf *p) {
     /* Control events: every few busy turns, at once when idle, and block briefly when idle
      * for long (a poll-mode peer that stopped should not cost a whole core). */
     if (work) {
+      if (o->adaptive && !p->masked) perf_mask(p, 1);
       /* every 16 busy turns without a loop run (interrupt mode runs it when idle anyway) */
       if (++turns % 16 == 0) nmif_loop_run(p->loop, 0);
     } else if (o->interrupt && p->phase == PHASE_RUN && !p->tx_blocked) {
+      if (o->adaptive && p->masked) {
+        /* Adaptive: keep polling for a while after traffic (an answer is usually that close),
+         * then unmask; what came meanwhile is taken before sleeping. */
+        if (now - p->t_idle_since < PERF_ADAPTIVE_US * 1000ull) {
+          if (++turns % 16 == 0) nmif_loop_run(p->loop, 0);
+          continue;
+        }
+        if (perf_mask(p, 0) > 0) continue;
+      }
       /* Nothing to do until the peer sends: sleep until an rx eventfd (or a control fd)
        * fires; on_rx answers from there. Refills are never signalled, so a full tx ring is
        * polled instead. The timeout only bounds the wait; a missed interrupt shows up as a
