@@ -9,9 +9,9 @@
  *   C-C@base  the C pair of another build (--baseline PATH to its nmif-perf), interrupt and
  *          polling only; an older nmif-perf prints no round-trip times, only round trips/s.
  * rx modes: interrupt (each end sleeps until the peer's interrupt), polling (each end spins),
- * adaptive (a TypeScript end polls while traffic flows and for a short window after, then
- * sleeps on the interrupt; the library's 'adaptive' mode; a C end stays in interrupt mode, and
- * C-C has no adaptive case). The echo runs pinned on CPU 0, the sender on CPU 1.
+ * adaptive (interrupts while idle; after traffic the queue is masked and polled for a short
+ * window before sleeping again: the library's 'adaptive' rx mode, `nmif-perf --rx-mode adaptive`).
+ * The echo runs pinned on CPU 0, the sender on CPU 1.
  * Runs are interleaved (every case once per round), 5 rounds by default; each figure is the
  * median over the rounds with min/max, and the ratios are taken per round. Then each echo's
  * idle CPU: the sender sends a few frames and holds the link without traffic for --idle-seconds
@@ -97,7 +97,7 @@ interface RunResult {
   rtt: RttSummary | null;
 }
 
-const cRxMode = (m: Mode) => (m === 'polling' ? 'poll' : 'interrupt');
+const cRxMode = (m: Mode) => (m === 'polling' ? 'poll' : m);
 
 /** The command of one end: [program, args] pinned to a CPU. */
 function end(kind: 'C' | 'TS' | 'base', role: 'echo' | 'roundtrip', c: Case, sock: string, count: number, extra: string[] = []): [string, string[]] {
@@ -244,7 +244,7 @@ async function main(): Promise<void> {
   const cases: Case[] = [];
   for (const size of args.sizes) {
     for (const mode of args.modes) {
-      for (const pair of args.pairs) if (!(pair === 'C-C' && mode === 'adaptive')) cases.push({ pair, mode, size });
+      for (const pair of args.pairs) cases.push({ pair, mode, size });
       if (args.baseline && mode !== 'adaptive') cases.push({ pair: 'C-C@base', mode, size });
     }
   }
@@ -267,7 +267,6 @@ async function main(): Promise<void> {
     const withRtt = runs.filter((r) => r.rtt !== null).map((r) => r.rtt!);
     const row: LatencyJson['cases'][number] = {
       pair: c.pair, mode: c.mode, size: c.size,
-      c_rx_mode: c.pair === 'TS-TS' ? undefined : cRxMode(c.mode) === 'poll' ? 'polling' : 'interrupt',
       round_trips_per_s: stat(runs.map((r) => r.rate)),
       failed: args.runs - runs.length,
     };
@@ -280,22 +279,27 @@ async function main(): Promise<void> {
   }
 
   // Ratios per round: each pair's round trips/s over C-C's in the same mode and size (C-C@base:
-  // ours over the older build's).
+  // ours over the older build's; adaptive TS ends also over C-C interrupt).
   const ratios: NonNullable<LatencyJson['ratios']> = [];
   for (const c of cases) {
-    const ref = c.pair === 'C-C@base' ? null : c.mode === 'adaptive' ? `C-C|interrupt|${c.size}` : `C-C|${c.mode}|${c.size}`;
-    const [num, den, what] = c.pair === 'C-C@base'
-      ? [results.get(`C-C|${c.mode}|${c.size}`), results.get(key(c)), `C-C over C-C@base`]
-      : c.pair === 'C-C' ? [undefined, undefined, ''] : [results.get(key(c)), results.get(ref!), `${c.pair} ${c.mode} over C-C ${c.mode === 'adaptive' ? 'interrupt' : c.mode}`];
-    if (!num || !den) continue;
-    const per: number[] = [];
-    for (let k = 0; k < args.runs; k++) if (num[k] && den[k]) per.push(num[k]!.rate / den[k]!.rate);
-    if (per.length) ratios.push({ what, mode: c.mode, size: c.size, per_round: { ...stat(per.map(r2)) } });
+    const against: Array<[string, string]> = c.pair === 'C-C@base'
+      ? [[`C-C|${c.mode}|${c.size}`, key(c)]]
+      : c.pair === 'C-C' ? (c.mode === 'adaptive' ? [[key(c), `C-C|interrupt|${c.size}`]] : [])
+        : [[key(c), `C-C|${c.mode}|${c.size}`], ...(c.mode === 'adaptive' ? [[key(c), `C-C|interrupt|${c.size}`] as [string, string]] : [])];
+    for (const [n, d] of against) {
+      const num = results.get(n);
+      const den = results.get(d);
+      if (!num || !den) continue;
+      const per: number[] = [];
+      for (let k = 0; k < args.runs; k++) if (num[k] && den[k]) per.push(num[k]!.rate / den[k]!.rate);
+      const name = (x: string) => x.split('|').slice(0, 2).join(' ');
+      if (per.length) ratios.push({ what: `${name(n)} over ${name(d)}`, mode: c.mode, size: c.size, per_round: stat(per.map(r2)) });
+    }
   }
 
   const idle: NonNullable<LatencyJson['idle_cpu']> = [];
   if (args.idleSeconds > 0) {
-    for (const [kind, mode] of [['TS', 'interrupt'], ['TS', 'adaptive'], ['TS', 'polling'], ['C', 'interrupt'], ['C', 'polling']] as const) {
+    for (const [kind, mode] of [['TS', 'interrupt'], ['TS', 'adaptive'], ['TS', 'polling'], ['C', 'interrupt'], ['C', 'adaptive'], ['C', 'polling']] as const) {
       if (!args.modes.includes(mode)) continue;
       const pct = await idleCpu(kind, mode);
       idle.push({ end: `${kind} echo`, mode, seconds: args.idleSeconds, cpu_pct_of_one_cpu: pct });

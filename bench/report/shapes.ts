@@ -83,15 +83,13 @@ export interface LatencyJson extends Common {
     pair: string;
     mode: string;
     size: number;
-    /** The rx mode of the C end(s) (C has no adaptive mode: interrupt there). */
-    c_rx_mode?: string;
     round_trips_per_s?: Stat;
     rtt_us?: { p50: number; p99: number; p999: number };
     cdf?: Array<[number, number]>;
     /** Runs that failed (not in the figures). */
     failed?: number;
   }>;
-  /** Round trips/s of a pair over the C pair's, per round (same mode and size; adaptive: C-C interrupt). */
+  /** Round trips/s of a pair over the C pair's, per round (same size; same mode, and adaptive also over interrupt). */
   ratios?: Array<{ what: string; mode: string; size: number; per_round: Stat }>;
   /** CPU an echo uses while its link is up and silent, % of one CPU. */
   idle_cpu?: Array<{ end: string; mode: string; seconds: number; cpu_pct_of_one_cpu: number | null }>;
