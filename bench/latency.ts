@@ -21,7 +21,7 @@
  *
  *   node --import tsx bench/latency.ts [--runs 5] [--count 20000] [--sizes 64,1500]
  *       [--modes interrupt,polling,adaptive] [--pairs C-C,C-TS,TS-C,TS-TS] [--baseline PATH]
- *       [--idle-seconds 10] [--force]
+ *       [--idle-seconds 10] [--perf PATH] [--force]        (--perf: another build's nmif-perf as ours)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -33,7 +33,7 @@ import { QuietGate, quietArgsOrExit, sleepMs, type QuietOptions } from './lib/qu
 import type { RttSummary } from './lib/rtt';
 
 const root = path.resolve(__dirname, '..');
-const perfBin = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
+const builtPerf = path.join(root, 'build', 'native', 'libmemif', 'tools', 'nmif-perf');
 const peerTs = path.join(__dirname, 'latency-peer.ts');
 const MODES = ['interrupt', 'polling', 'adaptive'] as const;
 const PAIRS = ['C-C', 'C-TS', 'TS-C', 'TS-TS'] as const;
@@ -42,7 +42,7 @@ const ECHO_CPU = 0;
 const SENDER_CPU = 1;
 
 const USAGE = `usage: node --import tsx bench/latency.ts [--runs N] [--count N] [--sizes 64,1500] [--modes ${MODES.join(',')}]
-    [--pairs ${PAIRS.join(',')}] [--baseline PATH-TO-OLDER-nmif-perf] [--idle-seconds S] [--force] ...`;
+    [--pairs ${PAIRS.join(',')}] [--baseline PATH-TO-OLDER-nmif-perf] [--idle-seconds S] [--perf PATH] [--force] ...`;
 
 interface Args {
   runs: number;
@@ -51,13 +51,14 @@ interface Args {
   modes: Mode[];
   pairs: string[];
   baseline: string | null;
+  perf: string;
   idleSeconds: number;
   quiet: QuietOptions;
 }
 
 function parse(argv: string[]): Args {
   const { quiet, rest } = quietArgsOrExit(argv, 'latency', USAGE);
-  const a: Args = { runs: 5, count: 20000, sizes: [64, 1500], modes: [...MODES], pairs: [...PAIRS], baseline: null, idleSeconds: 10, quiet };
+  const a: Args = { runs: 5, count: 20000, sizes: [64, 1500], modes: [...MODES], pairs: [...PAIRS], baseline: null, perf: builtPerf, idleSeconds: 10, quiet };
   const bad = (m: string): never => {
     process.stderr.write(`latency: ${m}\n${USAGE}\n`);
     process.exit(2);
@@ -73,6 +74,7 @@ function parse(argv: string[]): Args {
       case '--pairs': a.pairs = String(v).split(','); k++; break;
       case '--baseline': a.baseline = path.resolve(String(v)); k++; break;
       case '--idle-seconds': a.idleSeconds = Number(v); k++; break;
+      case '--perf': a.perf = path.resolve(String(v)); k++; break;
       default: bad(`unknown argument ${rest[k]}`);
     }
   }
@@ -107,7 +109,7 @@ function end(kind: 'C' | 'TS' | 'base', role: 'echo' | 'roundtrip', c: Case, soc
     return ['taskset', ['-c', cpu, process.execPath, '--import', 'tsx', peerTs, '--socket', sock, '--role', r, '--mode', role,
       '--rx-mode', c.mode, '--size', String(c.size), '--count', String(count), '--timeout', '10', ...extra]];
   }
-  const bin = kind === 'base' ? (args.baseline as string) : perfBin;
+  const bin = kind === 'base' ? (args.baseline as string) : args.perf;
   const common = ['--socket', sock, '--role', r, '--rx-mode', cRxMode(c.mode), '--size', String(c.size), '--timeout', '10'];
   const mode = role === 'echo' ? ['--mode', 'echo'] : ['--mode', 'roundtrip', '--window', '1', '--count', String(count), '--json'];
   return ['taskset', ['-c', cpu, bin, ...common, ...mode, ...extra]];
@@ -238,7 +240,7 @@ async function idleCpu(kind: 'C' | 'TS', mode: Mode): Promise<number | null> {
 const args = parse(process.argv.slice(2));
 
 async function main(): Promise<void> {
-  if (!fs.existsSync(perfBin)) throw new Error(`${perfBin} not found: build the tools (node scripts/build-native.js --dev)`);
+  if (!fs.existsSync(args.perf)) throw new Error(`${args.perf} not found: build the tools (node scripts/build-native.js --dev)`);
   if (os.availableParallelism() < 2) process.stderr.write('latency: fewer than 2 CPUs: the ends share one and the figures say little\n');
   const quiet = QuietGate.open('latency', args.quiet);
   const cases: Case[] = [];
