@@ -11,6 +11,8 @@
 //   lwip-hop     frames into lwIP under its lock on the polling thread vs through lwIP's own thread
 //   tools        nmemif-sender vs nmif-perf --mode send into the same sink; nmemif-responder vs nmif-perf
 //                --mode echo behind the same sender
+//   latency      round trips with one frame in flight: C<->C, TS<->C, TS<->TS per rx mode, 64 and 1500 B
+//                (--baseline PATH: an older build's nmif-perf as one more C<->C row)
 // Options (any other argument goes to every scenario run):
 //   --report DIR   also keep each scenario's JSON in DIR/<scenario>.json and write a report with plots
 //                  (DIR/index.html and PNGs); c-vs-dpdk and ts-forward then sweep the frame sizes
@@ -39,6 +41,7 @@ const scenarios = {
   'lwip-callgrind': [[...tsx, 'bench/lwip-callgrind.js'], []],
   'lwip-hop': [[...tsx, 'bench/lwip-hop.ts'], ['--runs']],
   tools: [[...tsx, 'bench/tools.ts'], ['--runs', '--seconds']],
+  latency: [[...tsx, 'bench/latency.ts'], ['--runs']],
 };
 const SHARED = ['--runs', '--seconds', '--sizes'];
 const SWEEP = '64,128,256,512,1024,1500,4096,9000'; // bench/lib/sizes.ts SWEEP_SIZES

@@ -192,8 +192,9 @@ function latencyCdfs(r: Results): Chart {
   const table: Table = { head: ['rx mode', 'ends', 'size', 'p50 µs', 'p99 µs', 'p99.9 µs', 'round trips/s'], rows: [] };
   for (const c of l?.cases ?? []) {
     const series = `${c.pair}, ${c.size} B`;
-    for (const [fraction, us] of c.cdf) rows.push({ mode: c.mode, series, us, fraction });
-    table.rows.push([c.mode, c.pair, `${c.size} B`, f2(c.rtt_us.p50), f2(c.rtt_us.p99), f2(c.rtt_us.p999),
+    for (const [fraction, us] of c.cdf ?? []) rows.push({ mode: c.mode, series, us, fraction });
+    const rtt = c.rtt_us;
+    table.rows.push([c.mode, c.pair, `${c.size} B`, rtt ? f2(rtt.p50) : '-', rtt ? f2(rtt.p99) : '-', rtt ? f2(rtt.p999) : '-',
       c.round_trips_per_s ? cell(c.round_trips_per_s, (x) => x / 1e3).replace(/ \[/, ' k [') : '-']);
   }
   const busy = busyOf(l);

@@ -70,10 +70,12 @@ export interface StartupJson extends Common {
 }
 
 /**
- * npm run bench -- latency (to come): round trips of one frame in flight, per pair of ends
- * ("C-C", "TS-C", "TS-TS", ...), rx mode ("interrupt", "polling", "adaptive") and frame size.
+ * npm run bench -- latency: round trips of one frame in flight, per pair of ends
+ * ("<sender>-<echo>": "C-C", "C-TS", "TS-C", "TS-TS", "C-C@base" for an older build), rx mode
+ * ("interrupt", "polling", "adaptive") and frame size.
  * `cdf` is the distribution of the round-trip time: [fraction of round trips, RTT in µs] pairs,
- * fractions increasing from near 0 to 1 (e.g. every 1 %, plus 0.999).
+ * fractions increasing from near 0 to 1 (every 1 %, plus 0.999). An end that prints no
+ * round-trip times (an older nmif-perf) leaves rtt_us and cdf out.
  */
 export interface LatencyJson extends Common {
   bench: 'latency';
@@ -82,9 +84,15 @@ export interface LatencyJson extends Common {
     mode: string;
     size: number;
     round_trips_per_s?: Stat;
-    rtt_us: { p50: number; p99: number; p999: number };
-    cdf: Array<[number, number]>;
+    rtt_us?: { p50: number; p99: number; p999: number };
+    cdf?: Array<[number, number]>;
+    /** Runs that failed (not in the figures). */
+    failed?: number;
   }>;
+  /** Round trips/s of a pair over the C pair's, per round (same size; same mode, and adaptive also over interrupt). */
+  ratios?: Array<{ what: string; mode: string; size: number; per_round: Stat }>;
+  /** CPU an echo uses while its link is up and silent, % of one CPU. */
+  idle_cpu?: Array<{ end: string; mode: string; seconds: number; cpu_pct_of_one_cpu: number | null }>;
 }
 
 /**

@@ -1,5 +1,7 @@
 #include "memif_socket.h"
 
+#include <sys/epoll.h>
+
 #include <cstring>
 #include <utility>
 
@@ -35,6 +37,9 @@ MemifSocket::MemifSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Memi
   a.reconnect_max_ms = OptUint32(o, "reconnectMaxMs", 0, 3600000);
   a.handshake_timeout_ms = OptUint32(o, "handshakeTimeoutMs", 0, 3600000);
   a.allow_unsealed_regions = OptBool(o, "allowUnsealedRegions");
+  // The engine's epoll watches rx eventfds edge-triggered (OnFdUpdate): an interrupt then costs
+  // no read of the eventfd.
+  a.irq_edge_triggered = 1;
   int r = nmif_socket_create(&sock_, &a);
   RethrowPending(env);
   if (r < 0) ThrowNmif(env, r, "nmif_socket_create");
@@ -84,7 +89,8 @@ int MemifSocket::OnFdUpdate(int fd, nmif_fd_op_t op, uint32_t events, void* toke
   try {
     Napi::HandleScope scope(env);
     self->fd_update_.Call({Napi::Number::New(env, fd), Napi::Number::New(env, op),
-                           Napi::Number::New(env, nmif_events_to_epoll(events)), Napi::Number::New(env, id)});
+                           Napi::Number::New(env, nmif_events_to_epoll(events) | (events & NMIF_EV_EDGE ? EPOLLET : 0u)),
+                           Napi::Number::New(env, id)});
   } catch (const Napi::Error& e) {
     // Never unwind through C frames: keep the first error and rethrow after the C call.
     if (!self->has_pending_) {

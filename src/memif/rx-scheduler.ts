@@ -2,9 +2,13 @@
  * When an interface's rx queues are looked at, in the interface's own thread:
  *  - 'interrupt': the peer signals; 'rx' fires on each interrupt;
  *  - 'polling': the peer never signals; 'rx' fires on every turn of the event loop;
- *  - 'adaptive': interrupt while idle; after an interrupt the queue is polled each turn until
- *    it is empty twice in a row, then interrupts are re-enabled and the queue is looked at once
- *    more, so nothing that arrived while masked is missed.
+ *  - 'adaptive': interrupt while idle; after an interrupt the queue is polled each turn (the
+ *    peer, seeing it masked, signals nothing) until it has been empty for a short window
+ *    (ADAPTIVE_IDLE_MS, and at least twice in a row), then interrupts are re-enabled and the
+ *    queue is looked at once more, so nothing that arrived while masked is missed. The window
+ *    is what makes a request/answer exchange cheap: the answer usually comes back within it,
+ *    found by a poll instead of an interrupt (no eventfd write by the peer, no wake-up here);
+ *    in silence the queue costs nothing once the window has passed.
  * With the 'level' trigger (the default), a queue that is not polled and still holds packets
  * once the 'rx' listeners returned gets 'rx' again at the loop's next turn (RxRefire), so a
  * listener that takes one batch per event loses nothing; 'edge' fires on interrupts only.
@@ -13,8 +17,10 @@
 import { nextTurn, type CancelTurn } from './next-turn';
 import type { RxMode, RxTrigger } from './options';
 
-/** Adaptive: consecutive empty polls before going back to interrupts. */
+/** Adaptive: consecutive empty polls before going back to interrupts, at the least. */
 const ADAPTIVE_IDLE_POLLS = 2;
+/** Adaptive: and for at least this long without packets (ms), a round trip or more. */
+const ADAPTIVE_IDLE_MS = 0.1;
 
 /** What the scheduler drives. */
 export interface RxTarget {
@@ -40,6 +46,8 @@ export class RxScheduler {
   /** Queues polled on each loop turn (polling mode, or adaptive while busy). */
   readonly #polled = new Set<number>();
   readonly #idle: number[];
+  /** Adaptive: when the queue last had packets (performance.now()). */
+  readonly #lastBusy: number[];
   /** rx() returned packets since the last poll tick (adaptive: busy); rx() sets it. */
   readonly busy: Uint8Array;
   #cancel: CancelTurn | null = null;
@@ -58,6 +66,7 @@ export class RxScheduler {
         : null;
     this.#modes = new Array(queues).fill(mode);
     this.#idle = new Array(queues).fill(0);
+    this.#lastBusy = new Array(queues).fill(0);
     this.busy = new Uint8Array(queues);
   }
 
@@ -114,6 +123,7 @@ export class RxScheduler {
     if (this.#modes[queue] === 'adaptive') this.#target.mask(queue, true);
     this.#polled.add(queue);
     this.#idle[queue] = 0;
+    this.#lastBusy[queue] = performance.now();
     this.#schedule();
   }
 
@@ -125,10 +135,16 @@ export class RxScheduler {
     this.#cancel = null;
     const t = this.#target;
     if (!t.active()) return;
+    const now = performance.now();
     for (const q of this.#polled) {
-      this.#idle[q] = this.busy[q] ? 0 : this.#idle[q] + 1;
+      if (this.busy[q]) {
+        this.#idle[q] = 0;
+        this.#lastBusy[q] = now;
+      } else {
+        this.#idle[q]++;
+      }
       this.busy[q] = 0;
-      if (this.#modes[q] === 'adaptive' && this.#idle[q] >= ADAPTIVE_IDLE_POLLS) {
+      if (this.#modes[q] === 'adaptive' && this.#idle[q] >= ADAPTIVE_IDLE_POLLS && now - this.#lastBusy[q] >= ADAPTIVE_IDLE_MS) {
         this.#polled.delete(q);
         t.mask(q, false);
         this.#emit(q); // the re-check after unmasking

@@ -83,6 +83,9 @@ NMIF_EXTERN const char *nmif_err_name(int err);
 #define NMIF_EV_WRITE 2u
 #define NMIF_EV_ERROR 4u
 #define NMIF_EV_HUP 8u
+/* With NMIF_FD_ADD of an rx eventfd, on a socket created with irq_edge_triggered: watch it
+ * edge-triggered (EPOLLET); the library then leaves its counter alone on each interrupt. */
+#define NMIF_EV_EDGE 16u
 
 typedef enum nmif_fd_op {
   NMIF_FD_ADD = 1,   /* start watching fd for `events` (level-triggered) */
@@ -138,6 +141,10 @@ typedef struct nmif_socket_args {
   /* Accept regions whose fd cannot be sealed against shrinking (e.g. some hugepage files).
    * Off by default: a peer that truncates such a file can crash us with SIGBUS. */
   int allow_unsealed_regions;
+  /* fd_update honours NMIF_EV_EDGE (nmif_loop_fd_update does): the rx eventfds are watched
+   * edge-triggered and an interrupt costs the wait alone, not also a read emptying the
+   * counter. Leave 0 for level-triggered loops (libuv): the library must empty it there. */
+  int irq_edge_triggered;
 } nmif_socket_args_t;
 
 NMIF_EXTERN int nmif_socket_create(nmif_socket_t **out, const nmif_socket_args_t *args);

@@ -226,8 +226,14 @@ void nmif__if_apply_rx_mode(struct nmif_if_s *i, uint16_t qid) {
   /* We are this ring's receiver, so its flags word is ours to write. */
   nmif__write_once16(&q->ring->flags, polling ? NMIF_RING_MASK_INT : 0);
   int want_watch = !lease && !polling && i->on_rx;
-  if (want_watch && !q->irq_ent)
+  if (want_watch && !q->irq_ent) {
+    /* Edge-triggered watches never empty the counter: start from an empty one, or adding the
+     * watch would report the signals of before at once, every time (a mode switched back and
+     * forth would poll for ever). Whatever came meanwhile the caller looks for after this. */
+    if (i->sock->irq_edge)
+      nmif__irq_read(q->irq_fd);
     nmif__watch(i->sock, q->irq_fd, NMIF_FDK_IRQ, i, qid, &q->irq_ent);
+  }
   else if (!want_watch && q->irq_ent)
     nmif__unwatch(i->sock, &q->irq_ent);
 }

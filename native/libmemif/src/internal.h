@@ -186,6 +186,7 @@ struct nmif_socket_s {
   uint32_t reconnect_max_ms;
   uint32_t handshake_timeout_ms;
   int allow_unsealed;
+  int irq_edge;                 /* rx eventfds watched edge-triggered: never read them */
 
   int listen_fd;
   nmif__fdent_t *listen_ent;

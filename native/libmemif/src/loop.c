@@ -51,7 +51,8 @@ uint32_t nmif_events_from_epoll(uint32_t ev) {
 
 int nmif_loop_fd_update(int fd, nmif_fd_op_t op, uint32_t events, void *token, void *ctx) {
   nmif_loop_t *l = ctx;
-  struct epoll_event ev = {.events = nmif_events_to_epoll(events), .data.ptr = token};
+  struct epoll_event ev = {.events = nmif_events_to_epoll(events) | (events & NMIF_EV_EDGE ? EPOLLET : 0),
+                           .data.ptr = token};
   int r = 0;
   if (op == NMIF_FD_ADD)
     r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);

@@ -40,7 +40,8 @@ int nmif__watch(struct nmif_socket_s *s, int fd, int kind, void *ptr, uint16_t q
   e->ptr = ptr;
   e->qid = qid;
   e->next_free = NULL;
-  int r = s->fd_update(fd, NMIF_FD_ADD, NMIF_EV_READ, e, s->fd_update_ctx);
+  uint32_t ev = NMIF_EV_READ | (kind == NMIF_FDK_IRQ && s->irq_edge ? NMIF_EV_EDGE : 0);
+  int r = s->fd_update(fd, NMIF_FD_ADD, ev, e, s->fd_update_ctx);
   if (r < 0) {
     e->kind = NMIF_FDK_FREE;
     e->next_free = s->free_ents;
@@ -255,6 +256,7 @@ int nmif_socket_create(nmif_socket_t **out, const nmif_socket_args_t *a) {
     s->reconnect_max_ms = s->reconnect_min_ms;
   s->handshake_timeout_ms = a->handshake_timeout_ms ? a->handshake_timeout_ms : 3000;
   s->allow_unsealed = a->allow_unsealed_regions;
+  s->irq_edge = a->irq_edge_triggered != 0;
 
   s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -349,7 +351,9 @@ int nmif_fd_ready(void *token, uint32_t revents) {
   case NMIF_FDK_IRQ: {
     struct nmif_if_s *i = e->ptr;
     uint16_t qid = e->qid;
-    if (nmif__irq_read(e->fd) == 1 && i->connected && !i->destroyed) {
+    /* Edge-triggered: each write of the peer is one event and the counter needs no emptying
+     * (a peer that saturates it only stops its own wake-ups, as one that never signals). */
+    if ((s->irq_edge || nmif__irq_read(e->fd) == 1) && i->connected && !i->destroyed) {
       nmif__rxq(i, qid)->stats->irq_received++;
       if (i->on_rx)
         i->on_rx(i, qid, i->user);

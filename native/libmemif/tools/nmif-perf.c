@@ -28,6 +28,9 @@
 #define PERF_QID_OFF 46
 #define PERF_MAGIC_OFF 42
 #define PERF_IDLE_SLEEP_NS 100000000ull  /* idle this long before blocking 1 ms per turn */
+#define PERF_ADAPTIVE_US 100               /* adaptive: poll this long after the last packet */
+#define PERF_TSENT_SLOTS 16384u          /* send times kept per queue: more than any window */
+#define PERF_RTT_MAX_SAMPLES (1u << 22)  /* round-trip times kept for the percentiles */
 
 enum { EXIT_OK = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 enum perf_mode { MODE_SEND, MODE_RECV, MODE_ECHO, MODE_ROUNDTRIP };
@@ -59,6 +62,7 @@ struct perf_opts {
   int drain;            /* send: also receive and count what comes back (a forwarder's output) */
   int serve;                   /* recv: a peer that leaves does not end the run */
   int interrupt;               /* rx in interrupt mode: sleep on the rx eventfds when idle */
+  int adaptive;                /* interrupt mode, but masked and polled for a while after traffic */
   int allow_unsealed;
   int json;
   int progress;
@@ -79,6 +83,7 @@ struct perf_queue {
   uint64_t out_of_order;
   uint64_t next_seq;           /* next sequence number expected on rx */
   uint8_t *seen;               /* roundtrip: one bit per sequence number */
+  uint64_t *t_sent;            /* roundtrip: send time of seq, at seq % PERF_TSENT_SLOTS */
   nmif_buf_t pend[PERF_MAX_BURST];  /* echo: received, not yet sent back */
   uint16_t npend;
 };
@@ -104,6 +109,10 @@ struct perf {
   uint64_t untaken;
   uint64_t mismatch_reports;
   uint64_t wakeups;            /* on_rx calls */
+  int cb_work;                 /* packets moved from on_rx since the main loop last looked */
+  int masked;                  /* adaptive: the rx queues are masked (polled) now */
+  uint32_t *rtt;               /* roundtrip: round-trip times in ns, the first PERF_RTT_MAX_SAMPLES */
+  uint32_t nrtt;
   int tx_blocked;              /* last pass wanted to send but the ring was full */
   uint8_t tmpl[PERF_HDR_LEN];  /* headers of frame 0 on queue 0; patched per frame */
   uint8_t pattern[256 + PERF_MAX_FRAME];
@@ -175,8 +184,11 @@ static void usage(FILE *f) {
       "  --serve                  recv: keep serving the next peer when one leaves (the run ends at\n"
       "                           --count, --duration or a signal); without it the first peer to\n"
       "                           leave ends the run (a peer that breaks the protocol never does)\n"
-      "  --rx-mode poll|interrupt rx queues polled (MASK_INT set, default), or woken by the peer's\n"
-      "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires\n"
+      "  --rx-mode poll|interrupt|adaptive\n"
+      "                           rx queues polled (MASK_INT set, default), or woken by the peer's\n"
+      "                           interrupts: when idle, sleep in the event loop until an rx eventfd fires;\n"
+      "                           adaptive: interrupts, but after traffic the queues are masked and polled\n"
+      "                           for " PERF_STR(PERF_ADAPTIVE_US) " us before sleeping again\n"
       "  --allow-unsealed         master: accept regions that cannot be sealed against shrinking\n"
       "                           (DPDK zero-copy clients share their hugepage/memseg files)\n"
       "  --src-mac MAC            source MAC of generated frames (default 02:00:00:00:00:01)\n"
@@ -375,8 +387,9 @@ static int parse_args(int argc, char **argv, struct perf_opts *o) {
     case OPT_RX_MODE:
       if (!strcmp(optarg, "poll") || !strcmp(optarg, "polling")) o->interrupt = 0;
       else if (!strcmp(optarg, "interrupt")) o->interrupt = 1;
+      else if (!strcmp(optarg, "adaptive")) o->interrupt = o->adaptive = 1;
       else {
-        fprintf(stderr, "nmif-perf: --rx-mode: expected poll or interrupt, got \"%s\"\n", optarg);
+        fprintf(stderr, "nmif-perf: --rx-mode: expected poll, interrupt or adaptive, got \"%s\"\n", optarg);
         return -1;
       }
       break;
@@ -569,16 +582,23 @@ static void on_connect(nmif_if_t *iface, void *user) {
   if (p->window == 0) p->window = 1;
   if (p->window > p->ring_size) p->window = p->ring_size;
   p->connected = 1;
+  p->masked = 0;  /* the library applied interrupt mode on link-up */
   p->t_connect = now_ns();
   p->t_idle_since = p->t_connect;
   if (!p->ever_connected) {
+    if (p->o.mode == MODE_ROUNDTRIP) {
+      uint64_t n = p->o.count < PERF_RTT_MAX_SAMPLES ? p->o.count : PERF_RTT_MAX_SAMPLES;
+      p->rtt = malloc(n * sizeof(*p->rtt));
+      if (!p->rtt) perf_end(p, "out of memory");
+    }
     /* Split the frames over the queues that came up. */
     for (uint16_t q = 0; q < nq; q++)
       p->q[q].target = p->o.count / nq + (q < p->o.count % nq ? 1 : 0);
     if (p->o.mode == MODE_ROUNDTRIP) {
       for (uint16_t q = 0; q < nq; q++) {
         p->q[q].seen = calloc(p->q[q].target / 8 + 1, 1);
-        if (!p->q[q].seen) {
+        p->q[q].t_sent = calloc(PERF_TSENT_SLOTS, sizeof(uint64_t));
+        if (!p->q[q].seen || !p->q[q].t_sent) {
           note("out of memory for %" PRIu64 " sequence numbers", p->q[q].target);
           perf_end(p, "out of memory");
         }
@@ -591,11 +611,24 @@ static void on_connect(nmif_if_t *iface, void *user) {
        d.buffer_size, d.peer_app_name, d.peer_if_name);
 }
 
+static int perf_work(struct perf *p, uint64_t now);
+
 static void on_rx(nmif_if_t *iface, uint16_t qid, void *user) {
   struct perf *p = user;
   (void)iface;
   (void)qid;
-  p->wakeups++;  /* the next pass polls every queue anyway */
+  p->wakeups++;
+  /* Answer from the callback, as soon as woken (a pass covers every queue). An error is
+   * left for the main loop, whose next pass meets it again. */
+  if (p->phase == PHASE_RUN && p->connected) {
+    int r = perf_work(p, now_ns());
+    /* roundtrip: the pass took the answer after sending; send the next frame now */
+    if (r > 0 && p->o.mode == MODE_ROUNDTRIP && p->connected) {
+      int r2 = perf_work(p, now_ns());
+      if (r2 > 0) r += r2;
+    }
+    if (r > 0) p->cb_work += r;
+  }
 }
 
 static void on_disconnect(nmif_if_t *iface, const char *reason, void *user) {
@@ -674,6 +707,10 @@ static int perf_send(struct perf *p, uint16_t qid, uint64_t frames) {
     nmif_tx_burst(p->iface, qid, bufs, 0);  /* drops the reservation */
     return 0;
   }
+  if (q->t_sent) {
+    uint64_t t = now_ns();
+    for (unsigned k = 0; k < done; k++) q->t_sent[(q->sent + k) % PERF_TSENT_SLOTS] = t;
+  }
   int sent = nmif_tx_burst(p->iface, qid, bufs, (uint16_t)used);
   if (sent < 0) return sent;
   unsigned whole = 0;
@@ -704,6 +741,7 @@ static int perf_recv(struct perf *p, uint16_t qid) {
   int n = perf_rx_burst(p, qid, bufs);
   if (n <= 0) return n;
   int check = p->o.mode == MODE_ROUNDTRIP || p->o.verify;
+  uint64_t t_rx = q->t_sent ? now_ns() : 0;
   unsigned pkts = 0;
   for (unsigned i = 0; i < (unsigned)n;) {
     const uint8_t *data;
@@ -732,6 +770,10 @@ static int perf_recv(struct perf *p, uint16_t qid) {
       continue;
     }
     q->matched++;
+    if (t_rx && p->rtt && p->nrtt < PERF_RTT_MAX_SAMPLES && p->nrtt < p->o.count) {
+      uint64_t d = t_rx - q->t_sent[seq % PERF_TSENT_SLOTS];
+      p->rtt[p->nrtt++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    }
     if (seq != q->next_seq) q->out_of_order++;
     q->next_seq = seq + 1;
   }
@@ -941,6 +983,30 @@ static void json_str(const char *s) {
   putchar('"');
 }
 
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The round-trip time (µs) below which a fraction f of the sorted samples lie. */
+static double rtt_at(const struct perf *p, double f) {
+  uint32_t k = (uint32_t)(f * p->nrtt + 0.999999);
+  if (k > 0) k--;
+  if (k >= p->nrtt) k = p->nrtt - 1;
+  return p->rtt[k] / 1e3;
+}
+
+/* ,"rtt_us":{...} with percentiles and the distribution (every 1 %, 99.9 %, max). */
+static void perf_print_rtt(struct perf *p) {
+  if (!p->nrtt) return;
+  qsort(p->rtt, p->nrtt, sizeof(*p->rtt), cmp_u32);
+  printf(",\"rtt_us\":{\"samples\":%u,\"min\":%.3f,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,\"cdf\":[",
+         p->nrtt, p->rtt[0] / 1e3, rtt_at(p, 0.5), rtt_at(p, 0.9), rtt_at(p, 0.99), rtt_at(p, 0.999),
+         p->rtt[p->nrtt - 1] / 1e3);
+  for (int k = 1; k <= 99; k++) printf("[%.2f,%.3f],", k / 100.0, rtt_at(p, k / 100.0));
+  printf("[0.999,%.3f],[1,%.3f]]}", rtt_at(p, 0.999), p->rtt[p->nrtt - 1] / 1e3);
+}
+
 static void perf_print(struct perf *p, int verdict, const char *why) {
   struct perf_totals t;
   perf_sum(p, &t);
@@ -972,6 +1038,7 @@ static void perf_print(struct perf *p, int verdict, const char *why) {
     json_str(p->end_why ? p->end_why : "");
     printf(",\"disconnect_reason\":");
     json_str(p->reason);
+    perf_print_rtt(p);
     printf(",\"ok\":%s,\"verdict\":", verdict == EXIT_OK ? "true" : "false");
     json_str(why);
     printf("}\n");
@@ -983,6 +1050,12 @@ static void perf_print(struct perf *p, int verdict, const char *why) {
            t.matched, t.mismatched, t.duplicates, lost, p->untaken, drops);
     printf("%.0f pps, %.1f Mbit/s over %.3f s; ended: %s; verdict: %s\n", pps, mbps, duration,
            p->end_why ? p->end_why : "", why);
+    if (p->nrtt) {
+      qsort(p->rtt, p->nrtt, sizeof(*p->rtt), cmp_u32);
+      printf("rtt us min/p50/p99/p99.9/max = %.1f/%.1f/%.1f/%.1f/%.1f over %u round trips\n",
+             p->rtt[0] / 1e3, rtt_at(p, 0.5), rtt_at(p, 0.99), rtt_at(p, 0.999),
+             p->rtt[p->nrtt - 1] / 1e3, p->nrtt);
+    }
   }
   fflush(stdout);
 }
@@ -997,6 +1070,18 @@ static void perf_progress(struct perf *p, uint64_t now) {
 }
 
 /* ---- main loop ---------------------------------------------------------------------------- */
+
+/* Adaptive: masks (the peer stops signalling; we poll) or unmasks the rx queues. Unmasking
+ * returns what arrived before the peer could see it (nmif_rx_arm looks again). */
+static int perf_mask(struct perf *p, int mask) {
+  int avail = 0;
+  for (uint16_t q = 0; q < p->nq && p->connected; q++) {
+    int r = nmif_rx_arm(p->iface, q, !mask);
+    if (r > 0) avail += r;
+  }
+  p->masked = mask;
+  return avail;
+}
 
 static int perf_all_sent(const struct perf *p) {
   for (uint16_t q = 0; q < p->nq; q++)
@@ -1094,6 +1179,8 @@ static int perf_run(struct perf *p) {
     int work = 0;
     if (p->phase == PHASE_RUN) {
       work = perf_work(p, now);
+      if (work >= 0) work += p->cb_work;
+      p->cb_work = 0;
       if (work < 0) {
         if (work == NMIF_EPROTO) {
           /* The peer broke the protocol: the library is taking the link down with the
@@ -1152,11 +1239,24 @@ static int perf_run(struct perf *p) {
     /* Control events: every few busy turns, at once when idle, and block briefly when idle
      * for long (a poll-mode peer that stopped should not cost a whole core). */
     if (work) {
+      if (o->adaptive && !p->masked) perf_mask(p, 1);
+      /* every 16 busy turns without a loop run (interrupt mode runs it when idle anyway) */
       if (++turns % 16 == 0) nmif_loop_run(p->loop, 0);
     } else if (o->interrupt && p->phase == PHASE_RUN && !p->tx_blocked) {
+      if (o->adaptive && p->masked) {
+        /* Adaptive: keep polling for a while after traffic (an answer is usually that close),
+         * then unmask; what came meanwhile is taken before sleeping. */
+        if (now - p->t_idle_since < PERF_ADAPTIVE_US * 1000ull) {
+          if (++turns % 16 == 0) nmif_loop_run(p->loop, 0);
+          continue;
+        }
+        if (perf_mask(p, 0) > 0) continue;
+      }
       /* Nothing to do until the peer sends: sleep until an rx eventfd (or a control fd)
-       * fires. Refills are never signalled, so a full tx ring is polled instead. The
-       * timeout only bounds the wait; a missed interrupt shows up as a 200 ms stall. */
+       * fires; on_rx answers from there. Refills are never signalled, so a full tx ring is
+       * polled instead. The timeout only bounds the wait; a missed interrupt shows up as a
+       * 200 ms stall. */
+      turns = 0;
       nmif_loop_run(p->loop, 200);
     } else {
       nmif_loop_run(p->loop, now - p->t_idle_since > PERF_IDLE_SLEEP_NS || p->phase == PHASE_HOLD ? 1 : 0);
@@ -1196,6 +1296,7 @@ int main(int argc, char **argv) {
     .fd_update = nmif_loop_fd_update,
     .fd_update_ctx = p->loop,
     .allow_unsealed_regions = p->o.allow_unsealed,
+    .irq_edge_triggered = 1,  /* nmif_loop: an interrupt costs the wait, no read */
   };
   if ((err = nmif_socket_create(&p->sock, &sargs)) < 0) {
     note("socket %s: %s (%s)", p->o.socket, nmif_strerror(err), nmif_err_name(err));
@@ -1244,7 +1345,8 @@ int main(int argc, char **argv) {
   nmif_if_destroy(p->iface);
   nmif_socket_destroy(p->sock);
   nmif_loop_destroy(p->loop);
-  for (uint16_t q = 0; q < p->o.queues; q++) free(p->q[q].seen);
+  for (uint16_t q = 0; q < p->o.queues; q++) free(p->q[q].seen), free(p->q[q].t_sent);
+  free(p->rtt);
   free(p->q);
   free(p->lin);
   return verdict;
