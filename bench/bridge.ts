@@ -36,6 +36,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Teardowns, Testpmd, waitListening } from '../test/helpers/testpmd';
 import { finish, kill, lastJson, listening, sleep, start as startIn, tail, type Child } from './lib/children';
+import { argParser } from './lib/args';
 import { machine } from './lib/machine';
 import { QuietGate, QUIET_USAGE, quietArgsOrExit, type QuietOptions } from './lib/quiet';
 
@@ -69,11 +70,6 @@ ${QUIET_USAGE}
 function parseArgs(args: string[]): Args {
   const { quiet, rest: argv } = quietArgsOrExit(args, 'bench/bridge', USAGE);
   const o: Args = { runs: 3, seconds: 3, sizes: [64, 1500], burst: 64, pin: false, json: null, only: null, quiet };
-  const num = (name: string, v: string | undefined, lo: number, hi: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < lo || n > hi) fail(`${name} wants ${lo}..${hi}, got '${v}'\n${USAGE}`);
-    return n;
-  };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     switch (a) {
@@ -96,10 +92,7 @@ function parseArgs(args: string[]): Args {
   return o;
 }
 
-function fail(msg: string, code = 2): never {
-  process.stderr.write(`bench/bridge: ${msg}\n`);
-  process.exit(code);
-}
+const { fail, num } = argParser('bench/bridge', USAGE);
 function log(msg: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }

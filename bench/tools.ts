@@ -26,6 +26,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { kill, lastJson, listening, sleep, start, tail, type Child } from './lib/children';
+import { argParser } from './lib/args';
 import { machine } from './lib/machine';
 import { QuietGate, QUIET_USAGE, quietArgsOrExit, type QuietOptions } from './lib/quiet';
 import type { Stat, ToolsJson } from './report/shapes';
@@ -53,19 +54,11 @@ const USAGE = `usage: node --import tsx bench/tools.ts [options]
 ${QUIET_USAGE}
   --help          this text`;
 
-function fail(msg: string, code = 2): never {
-  process.stderr.write(`bench/tools: ${msg}\n`);
-  process.exit(code);
-}
+const { fail, num } = argParser('bench/tools', USAGE);
 
 function parseArgs(args: string[]): Args {
   const { quiet, rest: argv } = quietArgsOrExit(args, 'bench/tools', USAGE);
   const o: Args = { runs: 5, seconds: 3, sizes: [64, 1500], burst: 64, json: null, quiet };
-  const num = (name: string, v: string | undefined, lo: number, hi: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < lo || n > hi) fail(`${name} wants ${lo}..${hi}, got '${v}'\n${USAGE}`);
-    return n;
-  };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k];
     switch (a) {
