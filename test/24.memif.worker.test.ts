@@ -111,6 +111,7 @@ test('the worker follows a reconnect, and reclaimQueue() takes the queue back', 
   t.false((await w.report()).connected);
   await up; // the slave reconnects by itself; the worker remaps on its own
   w.worker.postMessage({ cmd: 'expect', seq: 5000 });
+  await w.report(); // the worker takes messages in order: 'expect' is applied before frames 5000.. are sent
   await within(new Promise<void>((res) => (slave.connected ? res() : slave.once('connect', () => res()))), 30000, 'slave reconnect');
   await sendNumbered(slave, 1, 5000, 1000);
   r = await w.report();
