@@ -115,7 +115,9 @@ test.serial('4 workers write whole messages through one TCP socket (kernel stack
   const lastSeq = new Int32Array(WORKERS).fill(-1);
   let outOfOrder = 0;
   let pending: Buffer = Buffer.alloc(0);
+  const accepted: Array<{ destroy(): unknown }> = [];
   const server = createServer((s) => {
+    accepted.push(s);
     s.on('data', (d: Buffer) => {
       pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
       let off = 0;
@@ -150,7 +152,10 @@ test.serial('4 workers write whole messages through one TCP socket (kernel stack
     t.is(tally.received, WORKERS * EACH);
     t.is(outOfOrder, 0);
   } finally {
+    // Our end of the connection too: closing the stacks after the test aborts a socket that is
+    // still open with an 'error' (ClosedError), which nobody here listens for.
     client.destroy();
+    for (const s of accepted) s.destroy();
     server.close();
     await Promise.all(workers.map((w) => w.terminate()));
   }
